@@ -1,0 +1,106 @@
+"""Who is calling: an API key's token, a logged-in user's session, or an anonymous visitor. In that order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from handler.core import keys
+from handler.core.errors import NotAuthenticated
+from handler.core.ports import Directory, SessionVerifier
+from handler.core.records import User
+
+DEFAULT_GROUP = "default"
+
+MISSING_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+MALFORMED_HEADER = "Malformed Authorization header. Send exactly one: Authorization: Bearer YOUR_KEY."
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    kind: Literal["key", "session", "anonymous"]
+    group: str
+    models: tuple[str, ...] | None = None  # the token's own list; None when it sets no limit
+    token_id: str | None = None
+    user_id: str | None = None
+
+
+def _refused(key: str, why: str) -> NotAuthenticated:
+    return NotAuthenticated(f"{why}: {keys.mask(key)}.", code="invalid_api_key")
+
+
+def cookie_values(cookie_header: str | None, name: str) -> list[str]:
+    """Every value sent for cookie `name`. Lenient on purpose: a malformed pair is skipped, not fatal."""
+    if not cookie_header:
+        return []
+    values = []
+    for pair in cookie_header.split(";"):
+        key, sep, value = pair.strip().partition("=")
+        if sep and key.strip() == name:
+            values.append(value.strip().strip('"'))
+    return values
+
+
+class CallerResolver:
+    def __init__(
+        self,
+        directory: Directory,
+        *,
+        sessions: SessionVerifier | None,
+        session_cookie: str,
+        anonymous_access: bool,
+        clock: Callable[[], float],
+    ) -> None:
+        self._directory = directory
+        self._sessions = sessions
+        self._session_cookie = session_cookie
+        self._anonymous_access = anonymous_access
+        self._clock = clock
+
+    def resolve(self, authorization: Sequence[str], cookie_header: str | None) -> Caller:
+        if authorization:
+            return self._key_caller(authorization)
+        user = self._session_user(cookie_header)
+        if user is not None:
+            return Caller("session", user.group, user_id=user.user_id)
+        if not self._anonymous_access:
+            raise NotAuthenticated(MISSING_KEY, code=None)
+        return Caller("anonymous", DEFAULT_GROUP)
+
+    def _key_caller(self, authorization: Sequence[str]) -> Caller:
+        scheme, _, key = authorization[0].strip().partition(" ")
+        key = key.strip()
+        if len(authorization) != 1 or scheme.lower() != "bearer" or not key:
+            raise NotAuthenticated(MALFORMED_HEADER, code="invalid_api_key")
+        if not keys.is_well_formed(key):
+            raise _refused(key, "Incorrect API key provided")
+        token = self._directory.token(keys.key_hash(key))
+        if token is None:
+            raise _refused(key, "Incorrect API key provided")
+        if not token.enabled:
+            raise _refused(key, "This API key has been disabled")
+        if token.expires_at is not None and token.expires_at <= self._clock():
+            raise _refused(key, "This API key has expired")
+        owner = self._directory.user(token.user_id)
+        if owner is None or not owner.enabled:
+            raise _refused(key, "The account that owns this API key is disabled")
+        return Caller("key", owner.group, token.models, token_id=token.token_id, user_id=owner.user_id)
+
+    def _session_user(self, cookie_header: str | None) -> User | None:
+        """The logged-in user, or None: an absent, tampered, expired, revoked or ambiguous session is no session."""
+        if self._sessions is None:
+            return None
+        values = set(cookie_values(cookie_header, self._session_cookie))
+        if len(values) != 1:
+            return None
+        session = self._sessions.verify(values.pop(), now=self._clock())
+        if session is None:
+            return None
+        user = self._directory.user(session.user_id)
+        if user is None or not user.enabled or session.issued_at < user.sessions_valid_after:
+            return None
+        return user

@@ -1,0 +1,32 @@
+"""Domain errors. The web layer turns each into an OpenAI-shaped error response."""
+
+from __future__ import annotations
+
+
+class ModelgateError(Exception):
+    """Base class of every error the core or a store raises on purpose."""
+
+
+class NotAuthenticated(ModelgateError):
+    """The caller presented no usable credential and anonymous access is off, or the credential is bad."""
+
+    def __init__(self, message: str, *, code: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class ModelNotFound(ModelgateError):
+    """The model does not exist, or this caller may not see it (the two are indistinguishable on purpose)."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(model_id)
+        self.model_id = model_id
+
+
+class StoreUnavailable(ModelgateError):
+    """The store could not answer: throttled, down, timed out, or returned a record we cannot read."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,35 @@
+"""API keys: their format, how they are hashed for lookup, and how they are shown (masked, never whole)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+
+PREFIX = "sk-"
+RANDOM_LENGTH = 48
+MAX_LENGTH = 256  # longer keys are refused before any lookup
+_ALPHABET = string.ascii_letters + string.digits
+_PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
+
+
+def generate() -> str:
+    """A new key: `sk-` and 48 characters drawn from the OS's CSPRNG (about 285 bits)."""
+    return PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(RANDOM_LENGTH))
+
+
+def key_hash(key: str) -> str:
+    """The store's lookup key. Keys are high-entropy, so an unsalted SHA-256 is the right tool."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def is_well_formed(key: str) -> bool:
+    """Printable ASCII without spaces, of a sane length: anything else cannot be a key we issued or seeded."""
+    return 0 < len(key) <= MAX_LENGTH and _PRINTABLE.issuperset(key)
+
+
+def mask(key: str) -> str:
+    """`sk-ab****wxyz`, as OpenAI shows keys. Short or odd keys show nothing of themselves."""
+    if len(key) < 12 or not is_well_formed(key):
+        return "****"
+    return f"{key[:5]}****{key[-4:]}"

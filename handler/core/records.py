@@ -1,0 +1,44 @@
+"""What the store holds about tokens, users and groups, as the core sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """An API key's settings. The key itself is never held, only its hash (the store's lookup key)."""
+
+    token_id: str
+    user_id: str
+    name: str
+    models: tuple[str, ...] | None  # None: no limit; (): no models
+    enabled: bool
+    expires_at: float | None  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    group: str
+    enabled: bool
+    sessions_valid_after: float = 0.0  # sessions issued before this instant are revoked
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One model that a group names, joined with its catalog entry (None when the catalog lacks it)."""
+
+    model_id: str
+    catalog: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A group's ordered models, joined with the catalog: everything a listing needs, read at once."""
+
+    name: str
+    version: str
+    members: tuple[Member, ...]

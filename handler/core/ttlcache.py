@@ -1,0 +1,77 @@
+"""A small, bounded, time-to-live memo. One per warm Lambda; no locks, since one invocation runs at a time."""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, Literal, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Missing(enum.Enum):
+    MISSING = enum.auto()
+
+
+MISSING: Literal[Missing.MISSING] = Missing.MISSING
+
+
+class TtlCache(Generic[K, V]):
+    """Entries live `ttl` seconds. Past `max_entries` (or `max_weight`, when a weigher is given) the oldest go first.
+
+    Expired entries are kept until evicted, so a caller may ask for a stale value when the source is down.
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        max_entries: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int = 0,
+    ) -> None:
+        self.ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._weigh = weigh
+        self._max_weight = max_weight
+        self._weight = 0
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> V | Literal[Missing.MISSING]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= self._clock():
+            return MISSING
+        return entry[1]
+
+    def get_stale(self, key: K, max_staleness: float) -> V | Literal[Missing.MISSING]:
+        """The value even if expired, as long as it expired no more than `max_staleness` seconds ago."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] + max_staleness <= self._clock():
+            return MISSING
+        return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._discard(key)
+        self._entries[key] = (self._clock() + self.ttl, value)
+        if self._weigh is not None:
+            self._weight += self._weigh(value)
+        while self._entries and (
+            len(self._entries) > self._max_entries or (self._weigh is not None and self._weight > self._max_weight)
+        ):
+            self._discard(next(iter(self._entries)))
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _discard(self, key: K) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None and self._weigh is not None:
+            self._weight -= self._weigh(entry[1])
