@@ -1,0 +1,139 @@
+"""The DynamoDB adapter: the core's Directory over one table. Every boto3 failure becomes StoreUnavailable here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from handler.core.errors import StoreUnavailable
+from handler.core.records import GroupView, Member, Token, User
+from handler.store import layout
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    Item = dict[str, AttributeValueTypeDef]
+else:
+    Item = dict[str, Any]
+
+log = logging.getLogger("modelgate.store")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@contextmanager
+def _faults(what: str) -> Iterator[None]:
+    """Turn a store failure into StoreUnavailable, logging the error code and never the request."""
+    try:
+        yield
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        log.warning("dynamodb %s failed", what, extra={"error_code": code})
+        raise StoreUnavailable(code) from None
+    except BotoCoreError as error:
+        log.warning("dynamodb %s failed", what, extra={"error_code": type(error).__name__})
+        raise StoreUnavailable(type(error).__name__) from None
+
+
+def _decode(what: str, raw: R, build: Callable[[R], T]) -> T:
+    try:
+        return build(raw)
+    except (KeyError, TypeError, ValueError) as error:
+        log.error("malformed %s record", what, extra={"error_code": type(error).__name__})
+        raise StoreUnavailable(f"malformed {what} record") from None
+
+
+def _optional_number(item: Item, name: str) -> float | None:
+    value = item.get(name)
+    if value is None or "NULL" in value:
+        return None
+    return float(value["N"])
+
+
+def _token(item: Item) -> Token:
+    models = item.get("models")
+    return Token(
+        token_id=item["token_id"]["S"],
+        user_id=item["user_id"]["S"],
+        name=item.get("name", {}).get("S", ""),
+        models=None if models is None or "NULL" in models else tuple(v["S"] for v in models["L"]),
+        enabled=item["status"]["S"] == "enabled",
+        expires_at=_optional_number(item, "expires_at"),
+    )
+
+
+def _user(item: Item) -> User:
+    return User(
+        user_id=item["user_id"]["S"],
+        group=item["group"]["S"],
+        enabled=item["status"]["S"] == "enabled",
+        sessions_valid_after=_optional_number(item, "sessions_valid_after") or 0.0,
+    )
+
+
+def _view(name: str) -> Callable[[list[Item]], GroupView | None]:
+    def build(items: list[Item]) -> GroupView | None:
+        versions = {item["version"]["S"] for item in items}
+        if len(versions) != 1 or len(items) != int(items[0]["chunks"]["N"]):
+            return None  # torn read: the CLI is rewriting this view
+        pairs = layout.decode_view([item["data"]["B"] for item in items])
+        if not all(isinstance(entry, dict | None) for _, entry in pairs):
+            raise TypeError("catalog entry")
+        return GroupView(name, versions.pop(), tuple(Member(model_id, entry) for model_id, entry in pairs))
+
+    return build
+
+
+class DynamoDirectory:
+    """Reads with GetItem and Query only, which is all the function's IAM role allows."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client = client
+        self.table = table
+
+    def _get(self, what: str, key: dict[str, str]) -> Item | None:
+        with _faults(what):
+            response = self.client.get_item(TableName=self.table, Key={k: {"S": v} for k, v in key.items()})
+        return response.get("Item")
+
+    def token(self, key_hash: str) -> Token | None:
+        item = self._get("token", layout.token_key(key_hash))
+        return None if item is None else _decode("token", item, _token)
+
+    def user(self, user_id: str) -> User | None:
+        item = self._get("user", layout.user_key(user_id))
+        return None if item is None else _decode("user", item, _user)
+
+    def group(self, name: str) -> GroupView | None:
+        for _ in range(2):
+            items = self._view_items(name)
+            if not items:
+                return None
+            view = _decode("group view", items, _view(name))
+            if view is not None:
+                return view
+        raise StoreUnavailable("group view changed while being read")
+
+    def _view_items(self, name: str) -> list[Item]:
+        items: list[Item] = []
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :view)",
+            "ExpressionAttributeNames": {"#pk": layout.PK, "#sk": layout.SK},
+            "ExpressionAttributeValues": {
+                ":pk": {"S": layout.group_key(name)[layout.PK]},
+                ":view": {"S": layout.VIEW_PREFIX},
+            },
+        }
+        while True:  # one page holds about 1 MB of compressed view, i.e. tens of thousands of models
+            with _faults("group view"):
+                page = self.client.query(**request)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -1,0 +1,1 @@
+"""The HTTP face: FastAPI routes, OpenAI-shaped errors, caching headers and CORS."""

@@ -1,0 +1,94 @@
+"""The FastAPI app: two GET routes. Everything they answer comes from the core as prebuilt bytes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from handler.core import callers
+from handler.core.access import ModelAccess
+from handler.core.callers import CallerResolver
+from handler.core.ports import Directory
+from handler.settings import Settings
+from handler.web import errors, openapi
+from handler.web.cors import CorsMiddleware
+from handler.web.responses import document_response
+
+
+class Service:
+    """What the routes need, built once per container by the composition root (handler.wiring)."""
+
+    def __init__(self, settings: Settings, resolver: CallerResolver, access: ModelAccess, store: Directory) -> None:
+        self.settings = settings
+        self.resolver = resolver
+        self.access = access
+        self.store = store  # the uncached adapter, for connection refresh after a SnapStart restore
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def _current_caller(request: Request) -> callers.Caller:
+    headers = request.headers
+    cookie = "; ".join(headers.getlist("cookie")) or None
+    caller = _service(request).resolver.resolve(headers.getlist("authorization"), cookie)
+    request.state.caller = caller
+    return caller
+
+
+Caller = Annotated[callers.Caller, Depends(_current_caller)]
+
+
+async def list_models(request: Request, caller: Caller) -> Response:
+    service = _service(request)
+    listing = service.access.listing(caller)
+    return document_response(
+        request,
+        listing,
+        max_age=service.settings.client_max_age_seconds,
+        gzip_min_bytes=service.settings.gzip_min_bytes,
+    )
+
+
+async def retrieve_model(model: str, request: Request, caller: Caller) -> Response:
+    if not model:  # `/v1/models/` is the list, as most clients expect
+        return await list_models(request, caller)
+    service = _service(request)
+    return document_response(
+        request,
+        service.access.model(caller, model),
+        max_age=service.settings.client_max_age_seconds,
+        gzip_min_bytes=service.settings.gzip_min_bytes,
+    )
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(title="modelgate", version="1.0.0", docs_url=None, redoc_url=None)
+    app.state.service = service
+    app.add_api_route(
+        "/v1/models",
+        list_models,
+        methods=["GET"],
+        response_class=Response,
+        responses=openapi.responses(openapi.MODEL_LIST),
+        summary="List the models the caller may use",
+    )
+    app.add_api_route(
+        "/v1/models/{model:path}",
+        retrieve_model,
+        methods=["GET"],
+        response_class=Response,
+        responses=openapi.responses(openapi.MODEL, not_found=True),
+        summary="Retrieve one model the caller may use",
+    )
+    errors.install(app)
+    app.add_middleware(
+        CorsMiddleware,
+        allow_origins=service.settings.cors_allow_origins,
+        credential_origins=service.settings.cors_credential_origins,
+    )
+    return app

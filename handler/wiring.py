@@ -1,0 +1,90 @@
+"""The composition root: settings in, a ready Service out. The only module that knows every part."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+from handler.core.access import ListingKey, ModelAccess
+from handler.core.callers import CallerResolver
+from handler.core.listing import Listing
+from handler.core.ports import Directory, SessionVerifier
+from handler.core.sessions import SessionSigner, WeakSecret
+from handler.core.ttlcache import TtlCache
+from handler.settings import Settings
+from handler.store.cache import CachedDirectory
+from handler.store.dynamodb import DynamoDirectory
+from handler.web.app import Service
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+log = logging.getLogger("modelgate")
+
+# Rendered listings are large for big groups; bound them by bytes, not only by count.
+LISTING_CACHE_BYTES = 64 * 1024 * 1024
+
+# Fail fast: a store fault becomes a 503 within about 3 s, far inside the Lambda and API Gateway timeouts.
+CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 0.5,
+    "read_timeout": 0.8,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
+
+
+def aws_client(service_name: str, settings: Settings, endpoint_url: str | None = None) -> Any:
+    options: dict[str, Any] = {"region_name": settings.region, "config": Config(**CLIENT_CONFIG)}
+    if endpoint_url:
+        options["endpoint_url"] = endpoint_url
+        session = boto3.session.Session()
+        if session.get_credentials() is None:  # local engines accept any credentials
+            options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+    return boto3.session.Session().client(service_name, **options)  # type: ignore[call-overload]
+
+
+def dynamodb_client(settings: Settings) -> DynamoDBClient:
+    client: DynamoDBClient = aws_client("dynamodb", settings, settings.dynamodb_endpoint_url)
+    return client
+
+
+def session_verifier(settings: Settings) -> SessionVerifier | None:
+    if settings.session_secret:
+        try:
+            return SessionSigner(settings.session_secret)
+        except WeakSecret as error:
+            log.error("%s; login sessions are ignored", error)
+            return None
+    if settings.session_secret_arn:
+        from handler.store.secrets import SecretsManagerVerifier  # noqa: PLC0415  # only deployed stacks need it
+
+        return SecretsManagerVerifier(aws_client("secretsmanager", settings), settings.session_secret_arn)
+    return None
+
+
+def build_service(settings: Settings, directory: Directory | None = None) -> Service:
+    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache."""
+    store = directory if directory is not None else DynamoDirectory(dynamodb_client(settings), settings.table_name)
+    cached = CachedDirectory(
+        store,
+        ttl=settings.cache_ttl_seconds,
+        max_entries=settings.cache_max_entries,
+        stale_if_error=settings.stale_if_error_seconds,
+    )
+    listings: TtlCache[ListingKey, Listing] = TtlCache(
+        settings.cache_ttl_seconds,
+        settings.cache_max_entries,
+        weigh=lambda listing: len(listing.body),
+        max_weight=LISTING_CACHE_BYTES,
+    )
+    resolver = CallerResolver(
+        cached,
+        sessions=session_verifier(settings),
+        session_cookie=settings.session_cookie,
+        anonymous_access=settings.anonymous_access,
+        clock=time.time,
+    )
+    return Service(settings, resolver, ModelAccess(cached, listings), store)
