@@ -1,0 +1,1 @@
+"""Provisioning and operating modelgate: the CLI, the local stack, seed data and the build."""

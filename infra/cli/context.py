@@ -1,0 +1,81 @@
+"""What every command shares: the connection options, the table client, and how to report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from handler.settings import Settings
+from infra.registry import Registry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+
+class CliError(Exception):
+    """A refusal: printed as `error: ...` on stderr, exit code 2, and nothing was written."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name. SUPPRESS lets either position win."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("connection")
+    group.add_argument("--table", default=argparse.SUPPRESS, help="table name (env TABLE_NAME, default modelgate)")
+    group.add_argument(
+        "--endpoint-url",
+        default=argparse.SUPPRESS,
+        help="DynamoDB endpoint, e.g. DynamoDB Local (env DYNAMODB_ENDPOINT_URL)",
+    )
+    group.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (env AWS_REGION, default us-east-1)")
+    group.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile for real AWS (env AWS_PROFILE)")
+    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    return parser
+
+
+class Context:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        env = Settings.from_env()
+        self.table: str = getattr(args, "table", None) or env.table_name
+        self.endpoint_url: str | None = getattr(args, "endpoint_url", None) or env.dynamodb_endpoint_url
+        self.region: str = getattr(args, "region", None) or env.region
+        self.profile: str | None = getattr(args, "profile", None) or os.environ.get("AWS_PROFILE") or None
+        self.json: bool = bool(getattr(args, "json", False))
+
+    @cached_property
+    def client(self) -> DynamoDBClient:
+        import boto3  # noqa: PLC0415  # `--help` should not pay for boto3
+        from botocore.config import Config  # noqa: PLC0415
+
+        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        options: dict[str, Any] = {"config": Config(retries={"mode": "standard", "total_max_attempts": 6})}
+        if self.endpoint_url:
+            options["endpoint_url"] = self.endpoint_url
+            if session.get_credentials() is None:  # local engines accept any credentials
+                options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+        client: DynamoDBClient = session.client("dynamodb", **options)
+        return client
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.client, self.table)
+
+    def emit(self, data: Any, human: str) -> None:
+        """One result: JSON with --json, the human text otherwise."""
+        if self.json:
+            print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        elif human:
+            print(human)
+
+    def info(self, message: str) -> None:
+        """Progress and notes go to stderr, so stdout stays the result."""
+        print(message, file=sys.stderr)

@@ -1,0 +1,62 @@
+"""`modelgate`: run the service locally and manage its table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from infra.cli import seeding, serve, sessions
+from infra.cli.context import CliError, Context, connection_options
+
+COMMAND_MODULES = (serve, seeding, sessions)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = connection_options()
+    parser = argparse.ArgumentParser(
+        prog="modelgate",
+        description="Serverless GET /v1/models for OpenAI-compatible gateways: serve it locally, manage its table.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(commands, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ctx = Context(args)
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
+
+    try:
+        code: int = args.run(ctx, args)
+    except CliError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except NoCredentialsError:
+        print(
+            "error: no AWS credentials found (use --profile, or --endpoint-url for a local DynamoDB)", file=sys.stderr
+        )
+        return 1
+    except ClientError as error:
+        code_name = error.response.get("Error", {}).get("Code", "")
+        if code_name == "ResourceNotFoundException":
+            print(
+                f"error: table {ctx.table!r} not found (deploy the stack, or `apply` with --endpoint-url)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"error: DynamoDB refused the request: {code_name}", file=sys.stderr)
+        return 1
+    except BotoCoreError as error:
+        print(f"error: cannot reach DynamoDB: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

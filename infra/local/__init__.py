@@ -1,0 +1,1 @@
+"""Local engines: the embedded moto DynamoDB that `modelgate serve` uses, and AWS's DynamoDB Local."""
