@@ -1,0 +1,77 @@
+"""Fixtures: moto's in-process DynamoDB with the template's table, the test world applied, and the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from handler.settings import Settings
+from handler.store.dynamodb import DynamoDirectory
+from handler.web.app import Service, create_app
+from handler.wiring import build_service
+from infra.apply import apply_seed
+from infra.registry import Registry
+from infra.seed import parse_seed
+from infra.table import create_table
+from tests.support import world
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+TABLE = "modelgate-test"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region; nothing a test does may reach real AWS."""
+    for name in ("AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "SESSION_SECRET", "SESSION_SECRET_ARN", "TABLE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[DynamoDBClient]:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        yield client
+
+
+@pytest.fixture
+def registry(dynamodb: DynamoDBClient) -> Registry:
+    return Registry(dynamodb, TABLE, sleep=lambda _: None)
+
+
+@pytest.fixture
+def seeded(registry: Registry) -> Registry:
+    apply_seed(parse_seed(world.world_document()), registry)
+    return registry
+
+
+def settings_for(**overrides: Any) -> Settings:
+    base: dict[str, Any] = {"table_name": TABLE, "session_secret": world.SESSION_SECRET}
+    return Settings(**{**base, **overrides})
+
+
+@pytest.fixture
+def make_service(seeded: Registry) -> Callable[..., Service]:
+    """A Service over the seeded moto table; keyword arguments override Settings fields."""
+
+    def make(**overrides: Any) -> Service:
+        settings = settings_for(**overrides)
+        return build_service(settings, DynamoDirectory(seeded.client, TABLE))
+
+    return make
+
+
+@pytest.fixture
+def app(make_service: Callable[..., Service]) -> FastAPI:
+    return create_app(make_service())

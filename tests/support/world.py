@@ -1,0 +1,128 @@
+"""The test world: one catalog, three groups, four users and keys of every kind, with known plaintext keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEYS = {
+    "full": "sk-test-alice-full-0000000000000000000000000000000000000",
+    "limited": "sk-test-alice-limited-00000000000000000000000000000000000",
+    "widening": "sk-test-alice-widening-0000000000000000000000000000000000",
+    "empty": "sk-test-alice-empty-000000000000000000000000000000000000",
+    "disabled": "sk-test-alice-disabled-0000000000000000000000000000000000",
+    "expired": "sk-test-alice-expired-00000000000000000000000000000000000",
+    "future": "sk-test-alice-future-000000000000000000000000000000000000",
+    "bob": "sk-test-bob-00000000000000000000000000000000000000000000000",
+    "carol-disabled-owner": "sk-test-carol-000000000000000000000000000000000000000000000",
+    "orphan": "sk-test-orphan-00000000000000000000000000000000000000000000",
+}
+UNKNOWN_KEY = "sk-test-unknown-0000000000000000000000000000000000000000000"
+
+# From the seed-004 dump: stored values must come back exactly as stored.
+DAVINCI_PERMISSION = {
+    "allow_create_engine": False,
+    "allow_fine_tuning": False,
+    "allow_logprobs": True,
+    "allow_sampling": True,
+    "allow_search_indices": False,
+    "allow_view": True,
+    "created": 1669066355,
+    "group": None,
+    "id": "modelperm-U6ZwlyAd0LyMk4rcMdz33Yc3",
+    "is_blocking": False,
+    "object": "model_permission",
+    "organization": "*",
+}
+
+CATALOG: list[dict[str, Any]] = [
+    {"id": "gpt-4o", "owned_by": "openai", "created": 1715367049},
+    {"id": "gpt-4o-mini", "owned_by": "openai", "created": 1721172741},
+    {
+        "id": "davinci",
+        "owned_by": "openai",
+        "created": 1649359874,
+        "permission": [DAVINCI_PERMISSION],
+        "root": "davinci",
+        "parent": None,
+    },
+    {"id": "meta-llama/Llama-3.1-8B-Instruct", "owned_by": "meta", "created": 1721692800},
+    {
+        "id": "ft:gpt-3.5-turbo:acme:x:abc",
+        "owned_by": "acme",
+        "created": 1700000000,
+        "parent": "gpt-3.5-turbo",
+        "root": "gpt-3.5-turbo",
+    },
+    {"id": "cushman:2020-05-03", "owned_by": "system", "created": 1590625110},
+    {"id": "old-model", "owned_by": "openai", "status": "disabled"},
+    {"id": "bare"},
+]
+
+GROUPS: dict[str, list[str]] = {
+    "default": ["gpt-4o-mini"],
+    "vip": [
+        "gpt-4o",
+        "gpt-4o-mini",
+        "davinci",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "ft:gpt-3.5-turbo:acme:x:abc",
+        "cushman:2020-05-03",
+        "old-model",
+        "my-custom",
+        "bare",
+    ],
+    "basic": ["gpt-4o-mini", "davinci"],
+}
+
+USERS = [
+    {"id": "alice", "group": "vip"},
+    {"id": "bob", "group": "basic"},
+    {"id": "carol", "group": "vip", "status": "disabled"},
+]
+
+TOKENS: list[dict[str, Any]] = [
+    {"key": KEYS["full"], "user": "alice", "name": "full"},
+    {"key": KEYS["limited"], "user": "alice", "name": "limited", "models": ["davinci", "gpt-4o"]},
+    {
+        "key": KEYS["widening"],
+        "user": "alice",
+        "name": "widening",
+        "models": ["o1-pro", "cushman:2020-05-03", "old-model", "gpt-4o-mini"],
+    },
+    {"key": KEYS["empty"], "user": "alice", "name": "empty", "models": []},
+    {"key": KEYS["disabled"], "user": "alice", "name": "disabled", "status": "disabled"},
+    {"key": KEYS["expired"], "user": "alice", "name": "expired", "expires_at": "2024-01-01T00:00:00Z"},
+    {"key": KEYS["future"], "user": "alice", "name": "future", "expires_at": "2099-01-01T00:00:00Z"},
+    {"key": KEYS["bob"], "user": "bob", "name": "bob"},
+    {"key": KEYS["carol-disabled-owner"], "user": "carol", "name": "carol"},
+]
+
+# What each caller must see, in order.
+VIP_VISIBLE = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "davinci",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "ft:gpt-3.5-turbo:acme:x:abc",
+    "cushman:2020-05-03",
+    "my-custom",
+    "bare",
+]
+EXPECTED = {
+    "anonymous": ["gpt-4o-mini"],
+    "full": VIP_VISIBLE,
+    "future": VIP_VISIBLE,
+    "limited": ["davinci", "gpt-4o"],
+    "widening": ["cushman:2020-05-03", "gpt-4o-mini"],
+    "empty": [],
+    "bob": ["gpt-4o-mini", "davinci"],
+    "session:alice": VIP_VISIBLE,
+    "session:bob": ["gpt-4o-mini", "davinci"],
+}
+REFUSED = ("disabled", "expired", "carol-disabled-owner")
+
+SESSION_SECRET = "test-session-secret-0123456789abcdef0123456789"
+
+
+def world_document() -> dict[str, Any]:
+    return {"models": CATALOG, "groups": GROUPS, "users": USERS, "tokens": TOKENS}
