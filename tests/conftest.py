@@ -18,6 +18,7 @@ from infra.registry import Registry
 from infra.seed import parse_seed
 from infra.table import create_table
 from tests.support import world
+from tests.support.server import LocalServer, fresh_table, serve
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -75,3 +76,20 @@ def make_service(seeded: Registry) -> Callable[..., Service]:
 @pytest.fixture
 def app(make_service: Callable[..., Service]) -> FastAPI:
     return create_app(make_service())
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server mode on loopback, shared by the session; each test makes its own table."""
+    from infra.local.embedded import EmbeddedDynamoDB  # noqa: PLC0415
+
+    with EmbeddedDynamoDB() as engine:
+        yield engine.endpoint_url
+
+
+@pytest.fixture
+def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
+    """The service over HTTP on a fresh seeded table on moto's server."""
+    table, _ = fresh_table(moto_endpoint)
+    with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
+        yield server

@@ -94,3 +94,21 @@ def parse_response(raw: dict[str, Any]) -> LambdaResponse:
     if headers.get("content-encoding") == "gzip":
         body = gzip.decompress(body)
     return LambdaResponse(int(raw["statusCode"]), headers, body)
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that Mangum and our request log read."""
+
+    aws_request_id: str = "req-00000000-0000-0000-0000-000000000000"
+    function_name: str = "modelgate-ModelsFunction"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:modelgate-ModelsFunction"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def invoke(handler: Any, event: dict[str, Any], context: LambdaContext | None = None) -> LambdaResponse:
+    """Call a Lambda handler the way the runtime does, and parse what it returns."""
+    return parse_response(handler(event, context or LambdaContext()))
