@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import random
+from typing import Any
 
 from mangum import Mangum
 
+from handler.core.listing import to_json
 from handler.settings import Settings
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
@@ -19,7 +21,31 @@ settings = Settings.from_env()
 service = build_service(settings)
 app = create_app(service)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.
-handler = Mangum(app, lifespan="off")
+asgi_handler = Mangum(app, lifespan="off")
+_UNREADABLE = to_json(
+    {
+        "error": {
+            "message": "The request is not valid.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_request",
+        }
+    }
+).decode()
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Mangum, but an event it cannot read (`Host: a:b:c`, a bad base64 body) gets a 400, not a Lambda error."""
+    try:
+        response: dict[str, Any] = asgi_handler(event, context)
+    except ValueError:  # raised while Mangum reads the event; errors inside the app never get here
+        logging.getLogger("modelgate.web").warning("unreadable request event")
+        response = {"statusCode": 400, "body": _UNREADABLE, "isBase64Encoded": False}
+        if "multiValueHeaders" in event:  # ALB in multi-value mode rejects a plain `headers` map
+            response["multiValueHeaders"] = {"content-type": ["application/json"]}
+        else:
+            response["headers"] = {"content-type": "application/json"}
+    return response
 
 
 def _after_restore() -> None:

@@ -68,6 +68,6 @@ class SessionSigner:
         try:
             claims = json.loads(_b64decode(payload))
             session = Session(str(claims["sub"]), int(claims["iat"]), int(claims["exp"]))
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):  # OverflowError: int(1e999)
             return None
         return session if session.expires_at > now else None

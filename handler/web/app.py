@@ -72,7 +72,7 @@ def create_app(service: Service) -> FastAPI:
     app.add_api_route(
         "/v1/models",
         list_models,
-        methods=["GET"],
+        methods=["GET", "HEAD"],
         response_class=Response,
         responses=openapi.responses(openapi.MODEL_LIST),
         summary="List the models the caller may use",
@@ -80,7 +80,7 @@ def create_app(service: Service) -> FastAPI:
     app.add_api_route(
         "/v1/models/{model:path}",
         retrieve_model,
-        methods=["GET"],
+        methods=["GET", "HEAD"],
         response_class=Response,
         responses=openapi.responses(openapi.MODEL, not_found=True),
         summary="Retrieve one model the caller may use",

@@ -40,7 +40,8 @@ def error_response(
 ) -> Response:
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     log_request(request, status, error_code=code or type_)
-    return Response(to_json(body), status_code=status, media_type="application/json", headers=headers)
+    content = b"" if request.method == "HEAD" else to_json(body)  # HEAD: status and headers only
+    return Response(content, status_code=status, media_type="application/json", headers=headers)
 
 
 async def _not_authenticated(request: Request, error: Exception) -> Response:

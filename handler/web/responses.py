@@ -38,5 +38,9 @@ def document_response(request: Request, document: Document, *, max_age: int, gzi
         return Response(status_code=304, headers=headers)
     if gzipped:
         headers["Content-Encoding"] = "gzip"
+    body = document.gzipped() if gzipped else document.body
+    if request.method == "HEAD":  # GET's headers, no body: uvicorn drops it, but Mangum would return it
+        headers["Content-Length"] = str(len(body))
+        body = b""
     log_request(request, 200)
-    return Response(document.gzipped() if gzipped else document.body, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
