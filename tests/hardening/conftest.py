@@ -1,0 +1,55 @@
+"""Hardening fixtures: the real Lambda entry (handler.main) on moto, and the app over HTTP, once per module.
+
+Module scope, because the hostile and fuzz tables send hundreds of requests: each reads the same seeded world.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.apply import apply_seed
+from infra.registry import Registry
+from infra.seed import parse_seed
+from infra.table import create_table
+from tests.conftest import TABLE, settings_for
+from tests.support import world
+from tests.support.server import LocalServer, fresh_table, serve
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def lambda_entry() -> Iterator[LambdaHandler]:
+    """`handler.main.handler`, imported as Lambda imports it: settings from the environment, a table on moto."""
+    modelgate_logger = logging.getLogger("modelgate")
+    level = modelgate_logger.level
+    with pytest.MonkeyPatch.context() as env, mock_aws():
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        env.setenv("TABLE_NAME", TABLE)
+        env.setenv("SESSION_SECRET", world.SESSION_SECRET)
+        env.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        apply_seed(parse_seed(world.world_document()), Registry(client, TABLE, sleep=lambda _: None))
+        import handler.main  # noqa: PLC0415  # its import reads the environment set above
+
+        main = importlib.reload(handler.main)
+        yield main.handler
+    modelgate_logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def http_service(moto_endpoint: str) -> Iterator[LocalServer]:
+    """The app under uvicorn on loopback, reading a seeded table on moto's server mode."""
+    table, _ = fresh_table(moto_endpoint)
+    with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
+        yield server
