@@ -18,7 +18,8 @@ from handler.web.requestlog import log_request
 log = logging.getLogger("modelgate.web")
 MAX_ECHOED_ID = 256
 RETRY_AFTER_SECONDS = "1"
-_KEYLIKE = re.compile(r"sk-[^\s'\"]{4,}")
+# `sk-` starting a word: a pasted key. Inside a word (`mask-rcnn`, `task-router`) it is part of a model id.
+_KEYLIKE = re.compile(r"(?<![A-Za-z0-9])sk-[^\s'\"]{4,}")
 
 
 def _redact(text: str) -> str:
