@@ -1,55 +1,250 @@
-"""Apply a seed: make the table hold what the file says. Idempotent; keys are hashed on the way in."""
+"""Apply a seed: make the table hold what the file says. Idempotent; keys are hashed on the way in.
+
+Applying is a plan and its execution. The plan is the diff between the file and what the table holds, checked
+whole before anything is written (every user's group exists afterwards, every key's user too), so `--dry-run`
+prints exactly what a real run does. Execution writes only the differences, so a re-run writes nothing; it is not
+one transaction (a 10,000-model catalog cannot be), but every step is idempotent and an interrupted run is
+finished by running it again. `--prune` removes, inside each section the file has, what it does not name: a file
+without a `tokens:` section never touches keys.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from handler.core import keys
+from handler.core.catalog import STORED_FIELDS
 from handler.store import layout
-from infra.registry import Registry
+from infra.registry import Registry, view_version
 from infra.seed import Seed, SeedError
+
+ADD, CHANGE, REMOVE = "add", "change", "remove"
+_SIGN = {ADD: "+", CHANGE: "~", REMOVE: "-"}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # add | change | remove
+    kind: str  # model | group | user | token
+    name: str  # an id; a token is shown by its masked key or public id, never whole
+    detail: str = ""
+
+    def line(self) -> str:
+        return f"{_SIGN[self.action]} {self.kind} {self.name}" + (f": {self.detail}" if self.detail else "")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"action": self.action, "kind": self.kind, "id": self.name, "detail": self.detail}
 
 
 @dataclass
-class Applied:
-    models: int = 0
-    groups: list[str] = field(default_factory=list)
-    users: int = 0
-    tokens: int = 0
+class State:
+    """What the table holds, as a seed would say it."""
+
+    models: dict[str, dict[str, Any]]
+    groups: dict[str, dict[str, Any]]  # name -> {"models": [...], "view_version": ...}
+    users: dict[str, dict[str, Any]]  # id -> {"group", "status"}
+    tokens: dict[str, dict[str, Any]]  # key hash -> record (only read when the plan needs keys)
 
 
-def check_references(seed: Seed, registry: Registry) -> None:
-    """Refuse, before writing anything, a user in an unknown group or a token of an unknown user."""
-    known_groups = set(seed.groups)
-    for user in seed.users:
-        if user["group"] not in known_groups and registry.get(layout.group_key(user["group"])) is None:
-            raise SeedError(f"user {user['id']!r}: unknown group {user['group']!r}")
-        known_groups.add(user["group"])
-    known_users = {u["id"] for u in seed.users}
-    for i, token in enumerate(seed.tokens):
-        if token["user"] not in known_users and registry.get(layout.user_key(token["user"])) is None:
-            raise SeedError(f"tokens[{i}]: unknown user {token['user']!r}")
-        known_users.add(token["user"])
+def read_state(registry: Registry, *, tokens: bool) -> State:
+    return State(
+        models=registry.catalog(),
+        groups={g["name"]: g for g in registry.list_kind(layout.GROUP)},
+        users={u["user_id"]: u for u in registry.list_kind(layout.USER)},
+        tokens={r[layout.PK].partition("#")[2]: r for r in registry.list_kind(layout.TOKEN)} if tokens else {},
+    )
 
 
-def apply_seed(seed: Seed, registry: Registry, progress: Callable[[int], None] | None = None) -> Applied:
-    check_references(seed, registry)
-    result = Applied()
-    if seed.models:
-        registry.put_models(seed.models, progress)
-        result.models = len(seed.models)
-    named = {i for members in seed.groups.values() for i in members}
-    catalog = registry.catalog_entries(named) if named else {}
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    models: list[dict[str, Any]] = field(default_factory=list)
+    removed_models: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)  # groups whose models stay but whose view goes stale
+    removed_groups: list[str] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    removed_users: list[str] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    removed_tokens: list[str] = field(default_factory=list)  # public ids
+    catalog: dict[str, dict[str, Any]] = field(default_factory=dict)  # the catalog once applied
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for change in self.changes:
+            kinds = counts.setdefault(change.kind + "s", {ADD: 0, CHANGE: 0, REMOVE: 0})
+            kinds[change.action] += 1
+        return counts
+
+
+def _ids(items: Iterable[str], limit: int = 8) -> str:
+    items = list(items)
+    shown = ", ".join(items[:limit])
+    return (shown + f", … ({len(items)} in all)") if len(items) > limit else shown or "(none)"
+
+
+def _shown(record: Mapping[str, Any], name: str) -> str:
+    if name not in record:
+        return "(unset)"
+    value = record[name]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], names: Iterable[str]) -> str:
+    parts = []
+    for name in names:
+        if old.get(name) != new.get(name) or (name in old) != (name in new):
+            before, after = _shown(old, name), _shown(new, name)
+            parts.append(f"{name} {before} -> {after}" if len(before) + len(after) < 60 else f"{name} changed")
+    return "; ".join(parts)
+
+
+def _group_diff(old: list[str], new: list[str]) -> str:
+    added = [i for i in new if i not in old]
+    removed = [i for i in old if i not in new]
+    parts = ([f"+ {_ids(added)}"] if added else []) + ([f"- {_ids(removed)}"] if removed else [])
+    return "; ".join(parts) or "reordered"
+
+
+def plan(seed: Seed, state: State, *, prune: bool = False) -> Plan:
+    """The changes that make the table hold the seed. Raises SeedError when the result would be inconsistent."""
+    result = Plan()
+    prunes = seed.sections if prune else frozenset()
+    result.catalog = _plan_models(seed, state, result, "models" in prunes)
+    groups = _plan_groups(seed, state, result, "groups" in prunes)
+    users = _plan_users(seed, state, result, groups, "users" in prunes)
+    _plan_tokens(seed, state, result, users, "tokens" in prunes)
+    return result
+
+
+def _plan_models(seed: Seed, state: State, result: Plan, prune: bool) -> dict[str, dict[str, Any]]:
+    catalog = dict(state.models)
+    for entry in seed.models:
+        old = state.models.get(entry["id"])
+        if old != entry:
+            result.models.append(entry)
+            detail = "" if old is None else _differences(old, entry, (*STORED_FIELDS, "status"))
+            result.changes.append(Change(ADD if old is None else CHANGE, "model", entry["id"], detail))
+        catalog[entry["id"]] = entry
+    if prune:
+        named = {e["id"] for e in seed.models}
+        result.removed_models = [i for i in state.models if i not in named]
+        for model_id in result.removed_models:
+            del catalog[model_id]
+            result.changes.append(Change(REMOVE, "model", model_id))
+    return catalog
+
+
+def _plan_groups(seed: Seed, state: State, result: Plan, prune: bool) -> dict[str, list[str]]:
+    """The file's groups, then every other group whose view the catalog change makes stale."""
+    groups = {name: list(g.get("models") or []) for name, g in state.groups.items()}
     for name, members in seed.groups.items():
-        registry.put_group(name, members, catalog)
-        result.groups.append(name)
-    if seed.models:  # groups outside the file that name a changed model need fresh views too
-        changed = {m["id"] for m in seed.models}
-        result.groups.extend(registry.rebuild_views(changed, skip=seed.groups))
+        old = state.groups.get(name)
+        if old is None:
+            detail = _ids(members)
+        elif groups[name] != members:
+            detail = _group_diff(groups[name], members)
+        elif old.get("view_version") != view_version(members, result.catalog):
+            detail = "view rebuilt (catalog changed)"
+        else:
+            continue
+        result.groups[name] = members
+        result.changes.append(Change(ADD if old is None else CHANGE, "group", name, detail))
+        groups[name] = members
+    for model_id in result.removed_models:
+        naming = [name for name, members in seed.groups.items() if model_id in members]
+        if naming:
+            result.notes.append(f"groups {', '.join(naming)} still name pruned model {model_id}: listed as custom")
+    if prune:
+        result.removed_groups = [name for name in state.groups if name not in seed.groups]
+        for name in result.removed_groups:
+            del groups[name]
+            result.changes.append(Change(REMOVE, "group", name))
+    for name in [n for n in groups if n not in seed.groups]:
+        if state.groups[name].get("view_version") != view_version(groups[name], result.catalog):
+            result.views.append(name)
+            result.changes.append(Change(CHANGE, "group", name, "view rebuilt (catalog changed)"))
+    return groups
+
+
+def _plan_users(seed: Seed, state: State, result: Plan, groups: Mapping[str, Any], prune: bool) -> dict[str, str]:
+    users = {user_id: user["group"] for user_id, user in state.users.items()}
     for user in seed.users:
-        registry.put_user(user["id"], user["group"], user["status"])
-        result.users += 1
+        old = state.users.get(user["id"])
+        if user["group"] not in groups:
+            raise SeedError(f"user {user['id']!r}: unknown group {user['group']!r}")
+        if old is None or (old["group"], old["status"]) != (user["group"], user["status"]):
+            result.users.append(user)
+            detail = f"group {user['group']}" if old is None else _differences(old, user, ("group", "status"))
+            result.changes.append(Change(ADD if old is None else CHANGE, "user", user["id"], detail))
+        users[user["id"]] = user["group"]
+    if prune:
+        named = {u["id"] for u in seed.users}
+        result.removed_users = [user_id for user_id in state.users if user_id not in named]
+        for user_id in result.removed_users:
+            del users[user_id]
+            result.changes.append(Change(REMOVE, "user", user_id))
+    for name in result.removed_groups:
+        members = sorted(user_id for user_id, group in users.items() if group == name)
+        if members:
+            raise SeedError(f"group {name!r} would be pruned but users still belong to it: {_ids(members)}")
+    return users
+
+
+def _plan_tokens(seed: Seed, state: State, result: Plan, users: Mapping[str, str], prune: bool) -> None:
+    """Keys by their hash, so a seed's key updates its own token and no other."""
+    fields = ("user_id", "name", "models", "status", "expires_at")
+    kept: set[str] = set()
     for token in seed.tokens:
+        if token["user"] not in users:
+            raise SeedError(f"key {keys.mask(token['key'])}: unknown user {token['user']!r}")
+        digest = keys.key_hash(token["key"])
+        kept.add(digest)
+        old = state.tokens.get(digest)
+        wanted = {k: v for k, v in {**token, "user_id": token["user"]}.items() if v is not None}
+        if old is None:
+            detail = f"user {token['user']}" + (f", name {token['name']}" if token["name"] else "")
+        elif any(old.get(f) != wanted.get(f) for f in fields):
+            detail = _differences(old, wanted, fields)
+        else:
+            continue
+        result.tokens.append(token)
+        result.changes.append(Change(ADD if old is None else CHANGE, "token", keys.mask(token["key"]), detail))
+    if prune:
+        for digest, record in state.tokens.items():
+            if digest not in kept:
+                result.removed_tokens.append(record["token_id"])
+                detail = f"{record.get('key_hint')} of {record['user_id']}"
+                result.changes.append(Change(REMOVE, "token", record["token_id"], detail))
+    else:
+        orphans = sorted({r["user_id"] for r in state.tokens.values()} & set(result.removed_users))
+        if orphans:
+            result.notes.append(
+                f"the keys of pruned users {_ids(orphans)} stay (the file has no tokens: section) and stop working; "
+                "delete them with `modelgate key delete ID`"
+            )
+
+
+def execute(planned: Plan, registry: Registry, progress: Callable[[int], None] | None = None) -> None:
+    """Write a plan, in the order that keeps every reference whole: groups before the users moved into them,
+    users moved or removed before the groups they left are removed."""
+    registry.put_models(planned.models, progress)
+    registry.delete_models(planned.removed_models)
+    for name, members in planned.groups.items():
+        registry.put_group(name, members, planned.catalog)
+    for name in planned.views:
+        registry.put_group(name, None, planned.catalog)
+    for user in planned.users:
+        registry.put_user(user["id"], user["group"], user["status"])
+    for user_id in planned.removed_users:
+        registry.delete_user(user_id, with_tokens=False)
+    for name in planned.removed_groups:
+        registry.delete_group(name, check_users=False)  # the plan checked; gsi1 may not show the moves yet
+    for token in planned.tokens:
         registry.put_token(
             token["key"],
             user_id=token["user"],
@@ -58,5 +253,32 @@ def apply_seed(seed: Seed, registry: Registry, progress: Callable[[int], None] |
             status=token["status"],
             expires_at=token["expires_at"],
         )
-        result.tokens += 1
-    return result
+    for token_id in planned.removed_tokens:
+        registry.delete_token(token_id)
+
+
+def apply_seed(
+    seed: Seed, registry: Registry, progress: Callable[[int], None] | None = None, *, prune: bool = False
+) -> Plan:
+    planned = plan(seed, read_state(registry, tokens=bool(seed.tokens) or prune), prune=prune)
+    execute(planned, registry, progress)
+    return planned
+
+
+def export_seed(registry: Registry) -> Seed:
+    """The catalog, groups and users as a seed, in a stable order, statuses only where disabled. Never keys."""
+    state = read_state(registry, tokens=False)
+    models = []
+    for model_id in sorted(state.models):
+        entry = dict(state.models[model_id])
+        if entry.pop("status") != "enabled":
+            entry["status"] = "disabled"
+        models.append(entry)
+    users = []
+    for user_id in sorted(state.users):
+        user = {"id": user_id, "group": state.users[user_id]["group"]}
+        if state.users[user_id]["status"] != "enabled":
+            user["status"] = "disabled"
+        users.append(user)
+    groups = {name: list(state.groups[name].get("models") or []) for name in sorted(state.groups)}
+    return Seed(models=models, groups=groups, users=users)

@@ -4,6 +4,9 @@ models:  [{id, owned_by?, created?, permission?, root?, parent?, status?}]   # t
 groups:  {name: [model id, ...]}                                           # ordered
 users:   [{id, group, status?}]
 tokens:  [{key, user, name?, models?, status?, expires_at?}]              # keys are hashed when applied
+
+A catalog file (`modelgate models import`) is an OpenAI model list `{"object": "list", "data": [...]}`, a
+seed's `models:` section alone, or a bare list of model objects.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import yaml
 from handler.core.catalog import STORED_FIELDS
 
 STATUSES = ("enabled", "disabled")
+SECTIONS = ("models", "groups", "users", "tokens")
 
 
 class SeedError(ValueError):
@@ -31,6 +35,8 @@ class Seed:
     groups: dict[str, list[str]] = field(default_factory=dict)
     users: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)
+    # The sections the file has: `apply --prune` prunes only inside them.
+    sections: frozenset[str] = frozenset()
 
 
 def parse_time(value: Any, where: str) -> float:
@@ -69,7 +75,11 @@ def _status(entry: dict[str, Any], where: str) -> str:
 def _model_list(value: Any, where: str) -> list[str]:
     if not isinstance(value, list):
         raise SeedError(f"{where}: must be a list of model ids")
-    return [_text(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    ids = [_text(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    for i, model_id in enumerate(ids):
+        if model_id in ids[:i]:
+            raise SeedError(f"{where}[{i}]: duplicate model id {model_id!r}")
+    return ids
 
 
 def _unique(items: list[dict[str, Any]], field_name: str, where: str) -> None:
@@ -104,10 +114,10 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
         return Seed()
     if not isinstance(document, dict):
         raise SeedError(f"{source}: must be a mapping with models, groups, users and tokens")
-    unknown = set(document) - {"models", "groups", "users", "tokens"}
+    unknown = set(document) - set(SECTIONS)
     if unknown:
-        raise SeedError(f"{source}: unknown section(s): {', '.join(sorted(unknown))}")
-    seed = Seed()
+        raise SeedError(f"{source}: unknown section(s): {', '.join(sorted(map(str, unknown)))}")
+    seed = Seed(sections=frozenset(document))
     for i, raw in enumerate(document.get("models") or []):
         seed.models.append(model_entry(raw, f"models[{i}]"))
     _unique(seed.models, "id", "models")
@@ -147,21 +157,51 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
     return seed
 
 
-def load_seed(path: Path) -> Seed:
+def _load(path: Path) -> Any:
     try:
-        text = path.read_text()
-    except OSError as error:
-        raise SeedError(f"{path}: cannot read: {error.strerror}") from None
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SeedError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
     try:
-        document = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise SeedError(f"{path}: not valid YAML or JSON: {error}") from None
-    return parse_seed(document, str(path))
 
 
-def dump_seed(seed: Seed) -> str:
+def load_seed(path: Path) -> Seed:
+    return parse_seed(_load(path), str(path))
+
+
+def parse_catalog(document: Any, source: str = "catalog") -> list[dict[str, Any]]:
+    """A catalog file's entries, documented fields as given; `status` only where the file gives one."""
+    if isinstance(document, dict) and "data" in document and document.get("object", "list") == "list":
+        raw = document["data"]
+    elif isinstance(document, dict) and set(document) == {"models"}:
+        raw = document["models"]
+    elif isinstance(document, dict) and "models" in document:
+        raise SeedError(f"{source}: has {', '.join(sorted(set(document) - {'models'}))} too; use `modelgate apply`")
+    else:
+        raw = document
+    if not isinstance(raw, list):
+        raise SeedError(f'{source}: not a model list (expected {{"object": "list", "data": [...]}} or models: [...])')
+    entries = []
+    for i, item in enumerate(raw):
+        entry = model_entry(item, f"{source}: model [{i}]")
+        if "status" not in item:
+            del entry["status"]
+        entries.append(entry)
+    _unique(entries, "id", f"{source}: models")
+    return entries
+
+
+def load_catalog(path: Path) -> list[dict[str, Any]]:
+    return parse_catalog(_load(path), str(path))
+
+
+def dump_seed(seed: Seed, header: str = "") -> str:
     """A seed as YAML that re-applies to the same state (keys are never exported)."""
     document: dict[str, Any] = {"models": seed.models, "groups": seed.groups, "users": seed.users}
     if seed.tokens:
         document["tokens"] = seed.tokens
-    return yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True, width=120)
+    body = yaml.safe_dump(json.loads(json.dumps(document)), sort_keys=False, allow_unicode=True, width=120)
+    return "".join(f"# {line}\n" for line in header.splitlines()) + body

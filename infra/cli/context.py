@@ -6,8 +6,10 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from handler.settings import Settings
 from infra.registry import Registry
@@ -79,3 +81,65 @@ class Context:
     def info(self, message: str) -> None:
         """Progress and notes go to stderr, so stdout stays the result."""
         print(message, file=sys.stderr)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Rows under upper-case headers, in columns two spaces apart; None shows as `-`."""
+    cells = [[h.upper() for h in headers]] + [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def when(epoch: float | None) -> str | None:
+    """Epoch seconds as ISO-8601 UTC, `2027-01-01T00:00:00Z`."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_list(text: str) -> list[str]:
+    """`a,b,c` as ids; an empty string is the empty list (no models). Refuses blanks and repeats."""
+    if not text.strip():
+        return []
+    ids = [part.strip() for part in text.split(",")]
+    if "" in ids:
+        raise CliError(f"--models {text!r}: an empty model id")
+    return unique_ids(ids)
+
+
+def unique_ids(ids: Sequence[str]) -> list[str]:
+    for i, model_id in enumerate(ids):
+        if model_id in ids[:i]:
+            raise CliError(f"duplicate model id {model_id!r}")
+    return list(ids)
+
+
+def require_catalog(
+    ctx: Context, ids: Sequence[str], *, allow_custom: bool, named: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The catalog entries of `ids`. Refuses the ids the operator `named` (default: all) that the catalog lacks,
+    unless they allow custom models."""
+    found = ctx.registry.catalog_entries(ids)
+    missing = [i for i in (ids if named is None else named) if i not in found]
+    if missing and not allow_custom:
+        raise CliError(
+            f"not in the catalog: {', '.join(missing)} (import them with `modelgate models import`, "
+            "or pass --allow-custom to list them as owned_by custom)"
+        )
+    return found
+
+
+def progress_bar(total: int, label: str, stream: TextIO | None = None) -> Callable[[int], None] | None:
+    """A one-line bar on stderr, only when stderr is a terminal: logs and pipes get no carriage returns."""
+    out = stream or sys.stderr
+    if total <= 0 or not out.isatty():
+        return None
+
+    def update(done: int) -> None:
+        filled = 30 * done // total
+        out.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return update
