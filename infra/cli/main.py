@@ -6,10 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from infra.cli import seeding, serve, sessions
+from infra.cli import apikeys, catalog, groups, seeding, serve, sessions, users
 from infra.cli.context import CliError, Context, connection_options
+from infra.registry import Refused, RegistryError
+from infra.seed import SeedError
 
-COMMAND_MODULES = (serve, seeding, sessions)
+COMMAND_MODULES = (serve, seeding, catalog, groups, users, apikeys, sessions)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return error.exit_code
+    except (Refused, SeedError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RegistryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except NoCredentialsError:
         print(
             "error: no AWS credentials found (use --profile, or --endpoint-url for a local DynamoDB)", file=sys.stderr
