@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,7 +44,7 @@ def _faults(what: str) -> Iterator[None]:
 def _decode(what: str, raw: R, build: Callable[[R], T]) -> T:
     try:
         return build(raw)
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, zlib.error) as error:
         log.error("malformed %s record", what, extra={"error_code": type(error).__name__})
         raise StoreUnavailable(f"malformed {what} record") from None
 
