@@ -26,24 +26,32 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def lambda_entry() -> Iterator[LambdaHandler]:
-    """`handler.main.handler`, imported as Lambda imports it: settings from the environment, a table on moto."""
-    modelgate_logger = logging.getLogger("modelgate")
-    level = modelgate_logger.level
+def world_table() -> Iterator[Registry]:
+    """moto's in-process DynamoDB with the seeded world, shared by a module (tests that edit items restore them)."""
     with pytest.MonkeyPatch.context() as env, mock_aws():
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
         env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         env.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE)
+        registry = Registry(client, TABLE, sleep=lambda _: None)
+        apply_seed(parse_seed(world.world_document()), registry)
+        yield registry
+
+
+@pytest.fixture(scope="module")
+def lambda_entry(world_table: Registry) -> Iterator[LambdaHandler]:
+    """`handler.main.handler`, imported as Lambda imports it: settings from the environment, the world table."""
+    modelgate_logger = logging.getLogger("modelgate")
+    level = modelgate_logger.level
+    with pytest.MonkeyPatch.context() as env:
         env.setenv("TABLE_NAME", TABLE)
         env.setenv("SESSION_SECRET", world.SESSION_SECRET)
         env.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        create_table(client, TABLE)
-        apply_seed(parse_seed(world.world_document()), Registry(client, TABLE, sleep=lambda _: None))
         import handler.main  # noqa: PLC0415  # its import reads the environment set above
 
         main = importlib.reload(handler.main)
-        yield main.handler
+    yield main.handler
     modelgate_logger.setLevel(level)
 
 

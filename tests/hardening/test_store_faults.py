@@ -1,0 +1,278 @@
+"""GIVEN a DynamoDB that throttles, fails, refuses, hangs or holds malformed items WHEN callers call
+THEN each gets 503 in the OpenAI shape with Retry-After, within 3 s, and never a list that is not theirs.
+
+Faults are injected at the function's own DynamoDB client (built by handler.wiring with CLIENT_CONFIG), so
+botocore's real timeouts and retries run: error responses come from a `before-send` hook, a refused connection
+from a closed loopback port, a read timeout from a loopback listener that never answers.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from mangum import Mangum
+
+from handler.core.access import ModelAccess
+from handler.core.callers import CallerResolver
+from handler.core.keys import key_hash
+from handler.core.sessions import SessionSigner
+from handler.core.ttlcache import TtlCache
+from handler.store import layout
+from handler.store.cache import CachedDirectory
+from handler.store.dynamodb import DynamoDirectory
+from handler.web.app import Service, create_app
+from handler.wiring import CLIENT_CONFIG, build_service
+from infra.registry import Registry
+from tests.conftest import TABLE, settings_for
+from tests.hardening.faults import ERROR_STATUS, InjectedErrors, closed_port, silent_listener
+from tests.hardening.wire import Reply, Request, via_lambda
+from tests.support import world
+
+FAULT_BUDGET_SECONDS = 3.0
+SIGNER = SessionSigner(world.SESSION_SECRET)
+CALLERS = {
+    "key": Request(headers=(("Authorization", f"Bearer {world.KEYS['full']}"),)),
+    "session": Request(cookies=(f"modelgate_session={SIGNER.issue('alice', now=int(time.time()), ttl_seconds=3600)}",)),
+    "anonymous": Request(),
+}
+EXPECTED = {"key": "full", "session": "session:alice", "anonymous": "anonymous"}
+UNAVAILABLE = {
+    "error": {
+        "message": "The model directory is temporarily unavailable. Please retry shortly.",
+        "type": "server_error",
+        "param": None,
+        "code": "service_unavailable",
+    }
+}
+
+
+def timed(handler: Any, request: Request) -> tuple[Reply, float]:
+    started = time.perf_counter()
+    reply = via_lambda(handler, "http-api-v2", request)
+    return reply, time.perf_counter() - started
+
+
+def assert_unavailable(reply: Reply, elapsed: float) -> None:
+    assert reply.status == 503
+    assert reply.json() == UNAVAILABLE
+    assert reply.headers["retry-after"] == "1"
+    assert elapsed < FAULT_BUDGET_SECONDS
+
+
+def assert_lists(reply: Reply, caller: str) -> None:
+    assert reply.status == 200, reply.body[:200]
+    assert [m["id"] for m in reply.json()["data"]] == world.EXPECTED[caller]
+
+
+def test_the_client_budget_fits_in_3_seconds() -> None:
+    """GIVEN CLIENT_CONFIG THEN even the slowest failing call (every attempt timing out, with standard-mode
+    backoff of at most 1 s between attempts) ends within 3 s, far inside Lambda's 10 s and API Gateway's 30 s."""
+    attempts = CLIENT_CONFIG["retries"]["total_max_attempts"]
+    assert CLIENT_CONFIG["retries"]["mode"] == "standard"
+    worst = attempts * (CLIENT_CONFIG["connect_timeout"] + CLIENT_CONFIG["read_timeout"]) + (attempts - 1) * 1.0
+    assert worst < FAULT_BUDGET_SECONDS
+
+
+# --- Error responses: throttling and server errors on each lookup ---
+
+LOOKUPS = [("key", "token"), ("key", "user"), ("key", "group"), ("session", "user"), ("anonymous", "group")]
+
+
+@pytest.fixture
+def injected(world_table: Registry) -> tuple[Mangum, InjectedErrors]:
+    """The production wiring (its own client and CLIENT_CONFIG) over the seeded moto table, with a fault hook."""
+    service = build_service(settings_for())
+    assert isinstance(service.store, DynamoDirectory)
+    return Mangum(create_app(service), lifespan="off"), InjectedErrors(service.store.client)
+
+
+@pytest.mark.parametrize("code", list(ERROR_STATUS))
+@pytest.mark.parametrize(("caller", "lookup"), LOOKUPS, ids=[f"{c}-{lookup}" for c, lookup in LOOKUPS])
+def test_an_error_response_gives_503_and_never_another_list(
+    injected: tuple[Mangum, InjectedErrors], code: str, caller: str, lookup: str
+) -> None:
+    handler, faults = injected
+    # GIVEN DynamoDB answers the caller's `lookup` with `code`, on every attempt
+    faults.fail(code, lookup)
+    # WHEN the caller lists models
+    reply, elapsed = timed(handler, CALLERS[caller])
+    # THEN 503 with Retry-After, fast, after botocore retried once (CLIENT_CONFIG: two attempts)
+    assert_unavailable(reply, elapsed)
+    assert faults.injected == 2
+    # AND once DynamoDB recovers, the very next call gets the caller's own list: the failure was not cached
+    faults.fail(None)
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS[caller]), EXPECTED[caller])
+
+
+def test_one_throttled_attempt_is_retried_and_answers_right(injected: tuple[Mangum, InjectedErrors]) -> None:
+    """GIVEN DynamoDB throttles the token lookup once WHEN a key calls THEN botocore's retry gets the real list."""
+    handler, faults = injected
+    faults.fail("ProvisionedThroughputExceededException", "token", times=1)
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS["key"]), "full")
+    assert faults.injected == 1
+
+
+# --- Connection refused and read timeouts ---
+
+
+@pytest.mark.parametrize("endpoint", [closed_port, silent_listener], ids=["connection-refused", "read-timeout"])
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_an_unreachable_store_gives_503_within_3_seconds(
+    endpoint: Callable[[], Any], caller: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with endpoint() as url:
+        # GIVEN the function's DynamoDB endpoint refuses connections, or accepts and never answers
+        handler = Mangum(create_app(build_service(settings_for(dynamodb_endpoint_url=url))), lifespan="off")
+        # WHEN a cold caller of each kind lists models
+        reply, elapsed = timed(handler, CALLERS[caller])
+    # THEN 503 with Retry-After within the budget, never the default list
+    assert_unavailable(reply, elapsed)
+    with capsys.disabled():
+        print(f"\n  {endpoint.__name__} ({caller}): 503 in {elapsed:.2f} s", end="")
+
+
+# --- Malformed items written straight into the table ---
+
+
+@pytest.fixture
+def edit(world_table: Registry) -> Iterator[Callable[[dict[str, str], Callable[[dict[str, Any]], None]], None]]:
+    """Rewrite one item of the shared world table by hand; every edited item is put back afterwards."""
+    originals: list[dict[str, Any]] = []
+
+    def apply(key: dict[str, str], change: Callable[[dict[str, Any]], None]) -> None:
+        item_key = {name: {"S": value} for name, value in key.items()}
+        item: dict[str, Any] = world_table.client.get_item(TableName=TABLE, Key=item_key)["Item"]
+        originals.append(dict(item))
+        change(item)
+        world_table.client.put_item(TableName=TABLE, Item=item)
+
+    yield apply
+    for item in reversed(originals):
+        world_table.client.put_item(TableName=TABLE, Item=item)
+
+
+def _drop(name: str) -> Callable[[dict[str, Any]], None]:
+    return lambda item: item.pop(name)
+
+
+def _set(name: str, value: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    return lambda item: item.__setitem__(name, value)
+
+
+TOKEN = layout.token_key(key_hash(world.KEYS["full"]))
+ALICE = layout.user_key("alice")
+DEFAULT_VIEW = {layout.PK: layout.group_key("default")[layout.PK], layout.SK: layout.view_sk(0)}
+VIP_VIEW = {layout.PK: layout.group_key("vip")[layout.PK], layout.SK: layout.view_sk(0)}
+
+MALFORMED = [
+    ("token without user_id", TOKEN, _drop("user_id"), "key"),
+    ("token without status", TOKEN, _drop("status"), "key"),
+    ("token status not a string", TOKEN, _set("status", {"N": "1"}), "key"),
+    ("token models not a list", TOKEN, _set("models", {"S": "gpt-4o"}), "key"),
+    ("token models holding a number", TOKEN, _set("models", {"L": [{"N": "1"}]}), "key"),
+    ("token expires_at a string", TOKEN, _set("expires_at", {"S": "2099-01-01"}), "key"),
+    ("user without group", ALICE, _drop("group"), "key"),
+    ("user without group (session)", ALICE, _drop("group"), "session"),
+    ("user status a list", ALICE, _set("status", {"L": []}), "session"),
+    ("view not zlib", DEFAULT_VIEW, _set("data", {"B": b"not zlib at all"}), "anonymous"),
+    ("view zlib but not JSON", DEFAULT_VIEW, _set("data", {"B": zlib.compress(b"{not json")}), "anonymous"),
+    ("view JSON but not pairs", DEFAULT_VIEW, _set("data", {"B": zlib.compress(b"[[1, 2, 3]]")}), "anonymous"),
+    ("view entry not an object", VIP_VIEW, _set("data", {"B": zlib.compress(b'[["gpt-4o", 5]]')}), "key"),
+    ("view data a string", VIP_VIEW, _set("data", {"S": "x"}), "session"),
+    ("view without version", DEFAULT_VIEW, _drop("version"), "anonymous"),
+    ("view missing a chunk", DEFAULT_VIEW, _set("chunks", {"N": "2"}), "anonymous"),
+]
+
+
+@pytest.mark.parametrize(("key", "change", "caller"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_a_malformed_item_gives_503_not_a_guess(edit: Any, key: dict[str, str], change: Any, caller: str) -> None:
+    # GIVEN an item the function reads was written malformed (by hand, or by an old tool)
+    edit(key, change)
+    handler = Mangum(create_app(build_service(settings_for())), lifespan="off")
+    # WHEN its caller lists models THEN 503, never a default or partial list
+    reply, elapsed = timed(handler, CALLERS[caller])
+    assert_unavailable(reply, elapsed)
+    # AND a caller who reads none of that item is unaffected
+    bob = Request(headers=(("Authorization", f"Bearer {world.KEYS['bob']}"),))
+    assert_lists(via_lambda(handler, "http-api-v2", bob), "bob")
+
+
+def test_an_unexpected_status_value_is_refused_not_enabled(edit: Any) -> None:
+    """GIVEN a token whose status reads `ENABLED` (not the exact `enabled`) WHEN it calls THEN 401: fail closed."""
+    edit(TOKEN, _set("status", {"S": "ENABLED"}))
+    handler = Mangum(create_app(build_service(settings_for())), lifespan="off")
+    reply = via_lambda(handler, "http-api-v2", CALLERS["key"])
+    assert reply.status == 401
+    assert reply.json()["error"]["code"] == "invalid_api_key"
+
+
+# --- Stale-if-error ---
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+TTL, WINDOW = 30.0, 300.0
+
+
+@pytest.fixture
+def stale_world(world_table: Registry) -> tuple[Mangum, InjectedErrors, Clock]:
+    """handler.wiring's composition, on a clock the test moves: TTL 30 s, stale-if-error window 300 s."""
+    settings = settings_for(cache_ttl_seconds=TTL, stale_if_error_seconds=WINDOW)
+    service = build_service(settings)
+    assert isinstance(service.store, DynamoDirectory)
+    clock = Clock()
+    cached = CachedDirectory(service.store, ttl=TTL, max_entries=100, stale_if_error=WINDOW, clock=clock)
+    resolver = CallerResolver(
+        cached,
+        sessions=SIGNER,
+        session_cookie=settings.session_cookie,
+        anonymous_access=True,
+        clock=time.time,
+    )
+    access = ModelAccess(cached, TtlCache(TTL, 100, clock=clock))
+    app = create_app(Service(settings, resolver, access, service.store))
+    return Mangum(app, lifespan="off"), InjectedErrors(service.store.client), clock
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_stale_if_error_serves_the_last_good_list_within_the_window_only(
+    stale_world: tuple[Mangum, InjectedErrors, Clock], caller: str
+) -> None:
+    handler, faults, clock = stale_world
+    # GIVEN the caller's records were read at t0
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS[caller]), EXPECTED[caller])
+    # AND then DynamoDB fails every lookup
+    faults.fail("InternalServerError", "token", "user", "group")
+    # WHEN the TTL has passed but the window has not THEN the last good list, exactly
+    for offset in (TTL + 1, TTL + WINDOW - 1):
+        clock.now = 1_000.0 + offset
+        assert_lists(via_lambda(handler, "http-api-v2", CALLERS[caller]), EXPECTED[caller])
+    # WHEN the window has passed too THEN 503
+    clock.now = 1_000.0 + TTL + WINDOW + 1
+    reply, elapsed = timed(handler, CALLERS[caller])
+    assert_unavailable(reply, elapsed)
+
+
+def test_stale_if_error_never_invents_a_record(stale_world: tuple[Mangum, InjectedErrors, Clock]) -> None:
+    handler, faults, clock = stale_world
+    # GIVEN the anonymous list was read, and an unknown key was refused, at t0
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS["anonymous"]), "anonymous")
+    unknown = Request(headers=(("Authorization", f"Bearer {world.UNKNOWN_KEY}"),))
+    assert via_lambda(handler, "http-api-v2", unknown).status == 401
+    # AND DynamoDB fails, within the window
+    faults.fail("ThrottlingException", "token", "user", "group")
+    clock.now += TTL + 1
+    # WHEN a key never read before calls THEN 503: no default list, no guess
+    assert_unavailable(*timed(handler, Request(headers=(("Authorization", f"Bearer {world.KEYS['bob']}"),))))
+    # WHEN the unknown key calls again THEN still 401: a stale "no such key" stays a refusal
+    assert via_lambda(handler, "http-api-v2", unknown).status == 401
