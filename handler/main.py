@@ -16,6 +16,10 @@ from handler.web.app import create_app
 from handler.wiring import build_service, dynamodb_client
 
 logging.getLogger("modelgate").setLevel(os.environ.get("MODELGATE_LOG_LEVEL", "INFO").upper())
+# Whatever the function's log level: botocore's DEBUG records hold request and response bodies (the session
+# secret from Secrets Manager, the role's session token), and Mangum's INFO access line holds the raw path.
+logging.getLogger("botocore").setLevel(logging.INFO)
+logging.getLogger("mangum.http").setLevel(logging.WARNING)
 
 settings = Settings.from_env()
 service = build_service(settings)
