@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 import boto3
@@ -39,20 +41,34 @@ def world_table() -> Iterator[Registry]:
         yield registry
 
 
-@pytest.fixture(scope="module")
-def lambda_entry(world_table: Registry) -> Iterator[LambdaHandler]:
-    """`handler.main.handler`, imported as Lambda imports it: settings from the environment, the world table."""
-    modelgate_logger = logging.getLogger("modelgate")
-    level = modelgate_logger.level
+@contextmanager
+def imported_entry(**environment: str) -> Iterator[ModuleType]:
+    """`handler.main`, imported as Lambda imports it: settings from `environment` (TABLE_NAME is the world table).
+
+    Its import sets logger levels; they are put back when the block ends.
+    """
+    loggers = [logging.getLogger(name) for name in ("modelgate", "botocore", "mangum.http")]
+    levels = [logger.level for logger in loggers]
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TABLE_NAME", TABLE)
-        env.setenv("SESSION_SECRET", world.SESSION_SECRET)
         env.delenv("DYNAMODB_ENDPOINT_URL", raising=False)
+        for name, value in environment.items():
+            env.setenv(name, value)
         import handler.main  # noqa: PLC0415  # its import reads the environment set above
 
         main = importlib.reload(handler.main)
-    yield main.handler
-    modelgate_logger.setLevel(level)
+    try:
+        yield main
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def lambda_entry(world_table: Registry) -> Iterator[LambdaHandler]:
+    """The real Lambda entry `handler.main.handler` over the world table, SESSION_SECRET from the environment."""
+    with imported_entry(SESSION_SECRET=world.SESSION_SECRET) as main:
+        yield main.handler
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,171 @@
+"""GIVEN every log record of a full scenario captured at DEBUG on the root logger, plus stdout and stderr
+WHEN keys, sessions, bad credentials and store faults go through the function
+THEN no plaintext key, cookie value or session secret appears anywhere, and each request leaves one structured
+record with its request id, caller kind and token id.
+
+Constant time: a session signature is checked with hmac.compare_digest (asserted below). A key is never compared
+with anything: its SHA-256 is the DynamoDB (and cache) lookup key. Equality on that digest can only leak, through
+timing, how a digest of the attacker's own input relates to stored digests; finding an input whose digest shares
+a prefix with a stored one does not bring the attacker any closer to the key (SHA-256 is preimage resistant),
+so there is nothing to compare in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from handler.core.sessions import SessionSigner
+from handler.store.dynamodb import DynamoDirectory
+from infra.registry import Registry
+from tests.hardening.conftest import LambdaHandler, imported_entry
+from tests.hardening.faults import InjectedErrors
+from tests.hardening.wire import Request, via_lambda
+from tests.support import world
+from tests.support.events import LambdaContext, api_event, invoke
+
+# The deployed stack's own session secret, held in Secrets Manager (distinct from world.SESSION_SECRET).
+STORED_SECRET = "stored-session-secret-" + "s" * 40
+NOW = int(time.time())
+ALICE_SESSION = SessionSigner(STORED_SECRET).issue("alice", now=NOW, ttl_seconds=3600)
+ENV_SESSION = SessionSigner(world.SESSION_SECRET).issue("bob", now=NOW, ttl_seconds=3600)
+NEAR_MISS = world.KEYS["full"][:-1] + "9"
+SECRETS = (*world.KEYS.values(), world.UNKNOWN_KEY, NEAR_MISS, world.SESSION_SECRET, STORED_SECRET)
+COOKIE_VALUES = (ALICE_SESSION, ENV_SESSION, ALICE_SESSION[:-2] + "xx")
+
+
+def bearer(key: str) -> tuple[tuple[str, str], ...]:
+    return (("Authorization", f"Bearer {key}"),)
+
+
+def session(value: str) -> tuple[str, ...]:
+    return (f"modelgate_session={value}",)
+
+
+# (request, expected status, caller kind in the request log, token name whose id the log carries)
+SCENARIO: list[tuple[Request, int, str | None, str | None]] = [
+    (Request(headers=bearer(world.KEYS["full"])), 200, "key", "full"),
+    (Request(headers=bearer(world.KEYS["limited"])), 200, "key", "limited"),
+    (Request(path="/v1/models/davinci", headers=bearer(world.KEYS["limited"])), 200, "key", "limited"),
+    (Request(path="/v1/models/gpt-4o-mini", headers=bearer(world.KEYS["limited"])), 404, "key", "limited"),
+    (Request(headers=bearer(world.KEYS["bob"])), 200, "key", "bob"),
+    (Request(), 200, "anonymous", None),
+    (Request(cookies=session(ALICE_SESSION)), 200, "session", None),
+    (Request(cookies=session(COOKIE_VALUES[2])), 200, "anonymous", None),
+    (Request(cookies=session(ENV_SESSION)), 200, "anonymous", None),  # signed with another secret
+    (Request(headers=bearer(world.UNKNOWN_KEY)), 401, None, None),
+    (Request(headers=bearer(NEAR_MISS)), 401, None, None),
+    (Request(headers=bearer(world.KEYS["disabled"])), 401, None, None),
+    (Request(headers=bearer(world.KEYS["expired"])), 401, None, None),
+    (Request(headers=bearer(world.KEYS["carol-disabled-owner"])), 401, None, None),
+    (Request(headers=(*bearer(world.KEYS["full"]), *bearer(world.KEYS["bob"]))), 401, None, None),
+    (Request(headers=bearer(world.KEYS["full"] + "\x01")), 401, None, None),
+    (Request(path=f"/v1/models/{world.KEYS['full']}"), 404, "anonymous", None),
+    (Request(query=f"key={world.KEYS['full']}"), 200, "anonymous", None),
+    (Request(method="POST", headers=bearer(world.KEYS["full"])), 405, None, None),
+]
+# Then, with DynamoDB throttling every lookup, callers never read before get 503.
+FAULTED: list[tuple[Request, int, str | None, str | None]] = [
+    (Request(headers=bearer(world.KEYS["future"])), 503, None, None),
+    (Request(headers=bearer(world.KEYS["widening"])), 503, None, None),
+]
+
+
+@pytest.fixture
+def deployed_like(world_table: Registry) -> Iterator[tuple[LambdaHandler, InjectedErrors]]:
+    """The Lambda entry as deployed: the session secret read from Secrets Manager (on moto), DynamoDB on moto."""
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name=f"modelgate-session-{time.monotonic_ns()}", SecretString=STORED_SECRET)["ARN"]
+    with imported_entry(SESSION_SECRET_ARN=arn) as main:
+        assert isinstance(main.service.store, DynamoDirectory)
+        yield main.handler, InjectedErrors(main.service.store.client)
+
+
+def _texts(record: logging.LogRecord) -> list[str]:
+    """Everything a formatter could print from a record: message, arguments, extra fields, traceback."""
+    texts = [record.getMessage(), repr(record.args)]
+    texts += [repr(value) for value in vars(record).values()]
+    if record.exc_info:
+        texts.append(logging.Formatter().formatException(record.exc_info))
+    return texts
+
+
+def test_no_secret_reaches_a_log_and_every_request_is_logged(
+    deployed_like: tuple[LambdaHandler, InjectedErrors],
+    world_table: Registry,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    handler, faults = deployed_like
+    token_ids = {token.name: token.token_id for token in world_table.tokens()}
+    caplog.set_level(logging.DEBUG)
+    # GIVEN / WHEN the scenario runs, each request with its own Lambda request id
+    for number, (request, status, _, _) in enumerate(SCENARIO + FAULTED):
+        if number == len(SCENARIO):
+            faults.fail("ThrottlingException", "token", "user", "group")
+        event = api_event(
+            "http-api-v2",
+            request.path,
+            method=request.method,
+            headers=request.header_lists(),
+            cookies=list(request.cookies) or None,
+            query=request.query,
+        )
+        reply = invoke(handler, event, LambdaContext(aws_request_id=f"req-{number:04d}"))
+        assert reply.status == status, (number, reply.body[:200])
+    out, err = capfd.readouterr()
+
+    # THEN no secret appears in any record or on stdout/stderr
+    records = caplog.records
+    assert any(r.name == "modelgate.store" and r.levelno == logging.WARNING for r in records)  # capture works
+    haystack = "\n".join([out, err] + [text for record in records for text in _texts(record)])
+    for secret in (*SECRETS, *COOKIE_VALUES):
+        assert secret not in haystack
+    # (the hash of a key is a lookup key, not a secret, but it is not logged either)
+    assert "TOKEN#" not in "\n".join(r.getMessage() for r in records if r.name.startswith("modelgate"))
+
+    # AND one request record per request, carrying request id, caller kind and token id
+    logged = [r for r in records if r.name == "modelgate.request"]
+    assert [vars(r)["request_id"] for r in logged] == [f"req-{n:04d}" for n in range(len(SCENARIO + FAULTED))]
+    for record, (_, status, kind, token_name) in zip(logged, SCENARIO + FAULTED, strict=True):
+        fields = vars(record)
+        assert fields["status"] == status
+        assert fields["caller"] == kind
+        assert fields["token_id"] == (token_ids[token_name] if token_name else None)
+
+
+def test_a_session_signature_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GIVEN a spy on hmac.compare_digest WHEN a session is verified THEN the signature went through it."""
+    compared: list[tuple[Any, Any]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    signer = SessionSigner(world.SESSION_SECRET)
+    value = signer.issue("alice", now=NOW, ttl_seconds=60)
+    assert signer.verify(value, now=NOW) is not None
+    assert signer.verify(value[:-1] + "A", now=NOW) is None
+    assert [a for a, _ in compared] == [value.rsplit(".", 1)[1].encode(), (value[:-1] + "A").rsplit(".", 1)[1].encode()]
+
+
+def test_a_request_log_record_for_a_key_never_holds_the_key(
+    lambda_entry: Any, world_table: Registry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN the Lambda entry WHEN a key lists models THEN its request record names the token id, not the key."""
+    caplog.set_level(logging.INFO, logger="modelgate")
+    via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.KEYS["bob"])))
+    (record,) = [r for r in caplog.records if r.name == "modelgate.request"]
+    bob_token = next(t.token_id for t in world_table.tokens() if t.name == "bob")
+    fields = vars(record)
+    assert (fields["caller"], fields["token_id"], fields["user_id"], fields["status"]) == ("key", bob_token, "bob", 200)
+    assert fields["request_id"] == LambdaContext().aws_request_id
+    assert world.KEYS["bob"] not in " ".join(_texts(record))
