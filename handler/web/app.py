@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from handler.core import callers
@@ -32,7 +30,8 @@ def _service(request: Request) -> Service:
     return service
 
 
-async def _current_caller(request: Request) -> callers.Caller:
+def _current_caller(request: Request) -> callers.Caller:
+    # Called directly, not through Depends: FastAPI's dependency solving costs more than the whole lookup.
     headers = request.headers
     cookie = "; ".join(headers.getlist("cookie")) or None
     caller = _service(request).resolver.resolve(headers.getlist("authorization"), cookie)
@@ -40,12 +39,9 @@ async def _current_caller(request: Request) -> callers.Caller:
     return caller
 
 
-Caller = Annotated[callers.Caller, Depends(_current_caller)]
-
-
-async def list_models(request: Request, caller: Caller) -> Response:
+async def list_models(request: Request) -> Response:
     service = _service(request)
-    listing = service.access.listing(caller)
+    listing = service.access.listing(_current_caller(request))
     return document_response(
         request,
         listing,
@@ -54,13 +50,15 @@ async def list_models(request: Request, caller: Caller) -> Response:
     )
 
 
-async def retrieve_model(model: str, request: Request, caller: Caller) -> Response:
+async def retrieve_model(request: Request) -> Response:
+    # Read from path_params: a `model: str` parameter would build a pydantic field (and import pydantic.v1) at init.
+    model: str = request.path_params["model"]
     if not model:  # `/v1/models/` is the list, as most clients expect
-        return await list_models(request, caller)
+        return await list_models(request)
     service = _service(request)
     return document_response(
         request,
-        service.access.model(caller, model),
+        service.access.model(_current_caller(request), model),
         max_age=service.settings.client_max_age_seconds,
         gzip_min_bytes=service.settings.gzip_min_bytes,
     )
@@ -83,6 +81,7 @@ def create_app(service: Service) -> FastAPI:
         methods=["GET", "HEAD"],
         response_class=Response,
         responses=openapi.responses(openapi.MODEL, not_found=True),
+        openapi_extra={"parameters": [openapi.MODEL_PARAMETER]},
         summary="Retrieve one model the caller may use",
     )
     errors.install(app)

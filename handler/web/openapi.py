@@ -50,6 +50,14 @@ MODEL: dict[str, Any] = {
     },
 }
 
+MODEL_PARAMETER: dict[str, Any] = {
+    "name": "model",
+    "in": "path",
+    "required": True,
+    "description": "The model id, raw or percent-encoded; it may contain `/`, `:` and `.`",
+    "schema": {"type": "string"},
+}
+
 MODEL_LIST: dict[str, Any] = {
     "type": "object",
     "required": ["object", "data"],
