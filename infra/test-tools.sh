@@ -30,9 +30,27 @@ ensure_dynamodb_local() {
   export MODELGATE_DYNAMODB_LOCAL_DIR="${jar%/*}"
 }
 
-# Debian's headless Chromium, for the browser CORS tests.
+# Debian's headless Chromium, for the browser CORS tests. Exports its path; CI (CI=true) fails without it.
 ensure_chromium() {
-  :
+  local sudo=""
+  if ! command -v chromium >/dev/null 2>&1; then
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
+      say "installing chromium (Debian package) for the browser tests"
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+        echo "apt-get could not install chromium" >&2
+    fi
+  fi
+  if command -v chromium >/dev/null 2>&1; then
+    MODELGATE_CHROMIUM="$(command -v chromium)"
+    export MODELGATE_CHROMIUM
+  elif [ "${CI:-}" = true ]; then
+    echo "chromium is required in CI for the browser tests" >&2
+    return 1
+  else
+    echo "chromium not found: the browser tests will be skipped" >&2
+  fi
 }
 
 ensure_test_tools() {
