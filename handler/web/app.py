@@ -70,7 +70,7 @@ def create_app(service: Service) -> FastAPI:
     app.add_api_route(
         "/v1/models",
         list_models,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         response_class=Response,
         responses=openapi.responses(openapi.MODEL_LIST),
         summary="List the models the caller may use",
@@ -78,12 +78,15 @@ def create_app(service: Service) -> FastAPI:
     app.add_api_route(
         "/v1/models/{model:path}",
         retrieve_model,
-        methods=["GET", "HEAD"],
+        methods=["GET"],
         response_class=Response,
         responses=openapi.responses(openapi.MODEL, not_found=True),
         openapi_extra={"parameters": [openapi.MODEL_PARAMETER]},
         summary="Retrieve one model the caller may use",
     )
+    # HEAD: GET's answer without the body. Own routes, out of the schema (FastAPI names one operation per route).
+    for path, endpoint in (("/v1/models", list_models), ("/v1/models/{model:path}", retrieve_model)):
+        app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, include_in_schema=False)
     errors.install(app)
     app.add_middleware(
         CorsMiddleware,

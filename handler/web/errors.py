@@ -74,7 +74,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
         return error_response(request, 404, message, code="unknown_url")
     if error.status_code == 405:
         message = f"Method {request.method} is not allowed here. Use GET."
-        return error_response(request, 405, message, code="method_not_allowed", headers=error.headers)
+        return error_response(request, 405, message, code="method_not_allowed", headers={"Allow": "GET, HEAD"})
     return error_response(request, error.status_code, str(error.detail), code=None)
 
 
