@@ -249,6 +249,8 @@ def test_a_key_that_cannot_be_ours_is_refused_without_a_lookup(directory: Memory
         ("sk-abcdefghijklmnopqrstuvwxyz", "sk-ab****wxyz"),
         (world.KEYS["full"], "sk-te****0000"),
         ("sk-abcdefgh", "****"),
+        ("sk-abcdefghijklmnopqrst", "****"),
+        ("sk-abcdefghijklmnopqrstu", "sk-ab****rstu"),
         ("", "****"),
         ("sk-abc defghijklmnop", "****"),
         ("sk-ключ-abcdefghijklmnop", "****"),

@@ -9,6 +9,7 @@ import string
 PREFIX = "sk-"
 RANDOM_LENGTH = 48
 MAX_LENGTH = 256  # longer keys are refused before any lookup
+MIN_MASKED_LENGTH = 24  # shorter keys are masked whole
 _ALPHABET = string.ascii_letters + string.digits
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
 
@@ -29,7 +30,7 @@ def is_well_formed(key: str) -> bool:
 
 
 def mask(key: str) -> str:
-    """`sk-ab****wxyz`, as OpenAI shows keys. Short or odd keys show nothing of themselves."""
-    if len(key) < 12 or not is_well_formed(key):
+    """`sk-ab****wxyz`, as OpenAI shows keys. Short or odd keys show nothing: 9 of 12 characters is a key."""
+    if len(key) < MIN_MASKED_LENGTH or not is_well_formed(key):
         return "****"
     return f"{key[:5]}****{key[-4:]}"
