@@ -1,0 +1,175 @@
+"""GIVEN the seeded world WHEN hypothesis generates methods, paths, credentials, cookies and headers, and
+schemathesis generates requests from the app's own /openapi.json THEN no answer is a server error, every answer
+has the documented shape, and a 200 always carries the list of the caller the request proves it is.
+
+Bounded (a few hundred examples in all) so the whole file runs in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handler.core.sessions import SessionSigner
+from tests.hardening.conftest import LambdaHandler
+from tests.hardening.wire import MANGUM_KINDS, Reply, Request, via_lambda
+from tests.support import world
+from tests.support.server import LocalServer
+
+ALICE_SESSION = SessionSigner(world.SESSION_SECRET).issue("alice", now=int(time.time()), ttl_seconds=86_400)
+VALID_KEYS = ("full", "limited", "bob", "empty", "widening")
+SECRETS = (*world.KEYS.values(), world.UNKNOWN_KEY, world.SESSION_SECRET, ALICE_SESSION)
+BOUNDED = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@dataclass(frozen=True)
+class Credential:
+    header: str | None  # the Authorization value, if any
+    cookie: str | None  # the Cookie pairs, if any
+    caller: str | None  # whose EXPECTED list a 200 must be; None: a bad key, so never a list
+
+
+def _mutated(key: str, index: int, char: str) -> str:
+    position = index % len(key)
+    return key[:position] + char + key[position + 1 :]
+
+
+def _key_credential(name: str, scheme: str, padding: str) -> Credential:
+    return Credential(f"{scheme} {padding}{world.KEYS[name]}{padding}", None, name)
+
+
+any_char = st.characters(codec="utf-8", exclude_categories=["Cs"])
+valid_keys = st.builds(
+    _key_credential, st.sampled_from(VALID_KEYS), st.sampled_from(["Bearer", "bearer", "BEARER"]), st.just("")
+)
+near_misses = st.builds(
+    lambda name, index, char: Credential(f"Bearer {_mutated(world.KEYS[name], index, char)}", None, None),
+    st.sampled_from(VALID_KEYS),
+    st.integers(min_value=0, max_value=80),
+    st.one_of(st.sampled_from(string.ascii_letters + string.digits + "-_"), any_char),
+).filter(lambda credential: credential.header not in {f"Bearer {k}" for k in world.KEYS.values()})
+junk_keys = st.builds(
+    lambda prefix, text: Credential(prefix + text, None, None),
+    st.sampled_from(["", "Bearer ", "bearer  ", "Basic ", "Bearer sk-", "sk-"]),
+    st.one_of(
+        st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=60), st.text(any_char, max_size=60)
+    ),
+)
+cookie_text = st.text(any_char, max_size=60)
+no_key = st.one_of(
+    st.just(Credential(None, None, "anonymous")),
+    st.just(Credential(None, f"modelgate_session={ALICE_SESSION}", "session:alice")),
+    st.builds(lambda text: Credential(None, f"modelgate_session={text}", "anonymous"), cookie_text),
+    st.builds(lambda text: Credential(None, text, "anonymous"), cookie_text),
+)
+credentials = st.one_of(valid_keys, near_misses, junk_keys, no_key)
+
+path_text = st.text(any_char, max_size=50)
+known_ids = st.sampled_from(sorted({m["id"] for m in world.CATALOG} | {"my-custom", "o1-pro"}))
+paths = st.one_of(
+    st.just("/v1/models"),
+    st.just("/v1/models/"),
+    st.builds(lambda model: f"/v1/models/{model}", known_ids),
+    st.builds(lambda text: f"/v1/models/{text}", path_text),
+    st.builds(lambda text: f"/{text}", path_text),
+    st.builds(lambda a, b: f"/v1/{a}/{b}", path_text, path_text),
+)
+header_names = st.from_regex(r"[a-z][a-z0-9-]{0,24}", fullmatch=True).filter(
+    lambda name: name not in {"authorization", "cookie", "host", "x-forwarded-port", "x-forwarded-proto"}
+)
+extra_headers = st.lists(st.tuples(header_names, st.text(max_size=40)), max_size=4)
+methods = st.one_of(st.just("GET"), st.sampled_from(["HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]))
+
+
+def check(request: Request, credential: Credential, reply: Reply) -> None:
+    assert reply.status < 500, reply
+    text = reply.body.decode("utf-8", "replace") + json.dumps(reply.headers)
+    for secret in SECRETS:
+        assert secret not in text
+    routed = unquote(request.path) == "/v1/models" or unquote(request.path).startswith("/v1/models/")
+    if credential.caller is None and routed and request.method in {"GET", "HEAD"}:
+        assert reply.status == 401, "a bad key must be refused"
+    if request.method == "HEAD" or reply.status in {204, 304}:
+        assert reply.body == b""
+        return
+    assert reply.headers["content-type"].startswith("application/json")
+    document: Any = reply.json()
+    if reply.status >= 400:
+        assert list(document) == ["error"]
+        assert list(document["error"]) == ["message", "type", "param", "code"]
+        return
+    assert reply.status == 200
+    assert credential.caller is not None
+    expected = world.EXPECTED[credential.caller]
+    if document["object"] == "list":
+        assert [m["id"] for m in document["data"]] == expected
+    else:
+        assert document["object"] == "model"
+        assert document["id"] in expected
+
+
+@pytest.mark.parametrize("kind", MANGUM_KINDS)
+def test_generated_requests_through_the_lambda_entry(lambda_entry: LambdaHandler, kind: str) -> None:
+    @BOUNDED
+    @given(method=methods, path=paths, credential=credentials, headers=extra_headers)
+    def run(method: str, path: str, credential: Credential, headers: list[tuple[str, str]]) -> None:
+        sent = list(headers)
+        if credential.header is not None:
+            sent.append(("authorization", credential.header))
+        request = Request(method, path, tuple(sent), (credential.cookie,) if credential.cookie else ())
+        check(request, credential, via_lambda(lambda_entry, kind, request))
+
+    run()
+
+
+# --- schemathesis, over HTTP, from the app's own schema ---
+
+
+@pytest.fixture(scope="module")
+def api_schema(http_service: LocalServer) -> Any:
+    return schemathesis.openapi.from_url(f"{http_service.base_url}/openapi.json")
+
+
+def test_the_schema_documents_both_routes(api_schema: Any) -> None:
+    operations = sorted(result.ok().label for result in api_schema.get_all_operations())
+    assert operations == ["GET /v1/models", "GET /v1/models/{model}"]
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1/models/{model}"])
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(api_schema: Any, path: str) -> None:
+    operation = api_schema[path]["GET"]
+
+    @BOUNDED
+    @given(case=operation.as_strategy(), credential=credentials)
+    def run(case: Any, credential: Credential) -> None:
+        headers = {}
+        if credential.header is not None and credential.header.isascii() and credential.header.isprintable():
+            headers["Authorization"] = credential.header
+        else:
+            credential = Credential(None, None, "anonymous")
+        # Every default check: not_a_server_error, status code, content type, headers and body against the schema.
+        response = case.call(headers=headers)
+        case.validate_response(response)
+        # And the oracle: a bad key is refused, a 200 is the list of the caller the request proves it is.
+        reply = Reply(
+            response.status_code,
+            {name.lower(): ", ".join(values) for name, values in response.headers.items()},
+            response.content,
+        )
+        check(Request(path=urlsplit(response.request.url).path, headers=tuple(headers.items())), credential, reply)
+
+    run()
