@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -75,8 +76,10 @@ def build_service(settings: Settings, directory: Directory | None = None) -> Ser
         max_entries=settings.cache_max_entries,
         stale_if_error=settings.stale_if_error_seconds,
     )
+    # A listing's key names its content (group view version, token list), so it never goes stale: when the TTL
+    # re-reads an unchanged group, the rendered bytes are reused. Only room evicts it.
     listings: TtlCache[ListingKey, Listing] = TtlCache(
-        settings.cache_ttl_seconds,
+        math.inf,
         settings.cache_max_entries,
         weigh=lambda listing: len(listing.body),
         max_weight=LISTING_CACHE_BYTES,
