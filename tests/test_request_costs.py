@@ -1,0 +1,194 @@
+"""DynamoDB requests per call, counted at the wire, at scale: a 5,000-model group in a 10,000-model catalog.
+
+A cold call costs at most three sequential requests whatever the group's size (token GetItem, user GetItem, one
+Query of the group's view); a warm one costs none. Requests are counted with botocore's `before-send`, which fires
+once per HTTP attempt (retries included), on the function's own client: the registry's writes are not counted.
+The same counts are printed, with timings, by `infra/dev bench`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from mangum import Mangum
+from moto import mock_aws
+
+from handler.core import access
+from handler.core.listing import Listing
+from handler.core.sessions import SessionSigner
+from handler.settings import Settings
+from handler.store import layout
+from handler.store.dynamodb import DynamoDirectory
+from handler.web.app import create_app
+from handler.wiring import build_service
+from infra.bench.wire import RequestCounter
+from infra.bench.world import SESSION_SECRET, BenchWorld, model_id, populate
+from tests.support.events import LambdaResponse, api_event, invoke
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+TABLE = "modelgate-scale"
+CATALOG = 10_000
+BIG, SMALL = 5_000, 100  # group sizes; the small group is also `default`
+COLD_KEY_CALL = ["GetItem", "GetItem", "Query"]  # token, its owner, the group's view
+
+
+def _client() -> DynamoDBClient:
+    client: DynamoDBClient = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return client
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[BenchWorld]:
+    """GIVEN a table holding 10,000 catalog models, a 5,000-model group and a 100-model `default` group, written by
+    the operator's Registry (put_models, put_group), with two users and three keys per group."""
+    with mock_aws():
+        yield populate(_client(), TABLE, catalog_size=CATALOG, sizes=(SMALL, BIG))
+
+
+@dataclass
+class Function:
+    """One fresh Lambda container: the real app behind Mangum, over its own client, which is counted."""
+
+    handler: Any
+    requests: RequestCounter
+
+    def call(self, path: str = "/v1/models", **request: Any) -> tuple[LambdaResponse, list[str]]:
+        """The response and the DynamoDB operations it cost, in the order they were sent."""
+        self.requests.reset()
+        response = invoke(self.handler, api_event("http-api-v2", path, **request))
+        return response, list(self.requests.sequence)
+
+
+@pytest.fixture
+def function(world: BenchWorld) -> Function:
+    client = _client()
+    settings = Settings(table_name=world.table, session_secret=SESSION_SECRET)
+    service = build_service(settings, DynamoDirectory(client, world.table))
+    return Function(Mangum(create_app(service), lifespan="off"), RequestCounter(client))
+
+
+def bearer(key: str) -> dict[str, str | list[str]]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def test_a_cold_key_call_on_a_5000_model_group_costs_three_requests(world: BenchWorld, function: Function) -> None:
+    """GIVEN a cold container WHEN a key of the 5,000-model group lists THEN exactly token GetItem, user GetItem and
+    one Query, and all 5,000 models come back in the group's order."""
+    response, sent = function.call(headers=bearer(world.keys[BIG]["a"]))
+
+    assert response.status == 200
+    assert sent == COLD_KEY_CALL
+    ids = [model["id"] for model in response.json()["data"]]
+    assert ids == [model_id(i) for i in range(BIG)]
+
+
+def test_the_same_key_again_costs_nothing(world: BenchWorld, function: Function) -> None:
+    """GIVEN a call that warmed the cache WHEN the same key lists and retrieves THEN no request at all."""
+    function.call(headers=bearer(world.keys[BIG]["a"]))
+
+    listed, listed_sent = function.call(headers=bearer(world.keys[BIG]["a"]))
+    one, one_sent = function.call(f"/v1/models/{model_id(4_999)}", headers=bearer(world.keys[BIG]["a"]))
+
+    assert (listed.status, listed_sent) == (200, [])
+    assert len(listed.json()["data"]) == BIG
+    assert (one.status, one_sent, one.json()["id"]) == (200, [], model_id(4_999))
+
+
+def test_a_new_key_of_the_same_user_costs_only_its_token(world: BenchWorld, function: Function) -> None:
+    """GIVEN a warm group and owner WHEN another key of that owner lists THEN one GetItem: its token."""
+    function.call(headers=bearer(world.keys[BIG]["a"]))
+
+    response, sent = function.call(headers=bearer(world.keys[BIG]["b"]))
+
+    assert (response.status, sent) == (200, ["GetItem"])
+    assert len(response.json()["data"]) == BIG
+
+
+def test_a_key_of_another_user_in_a_warm_group_costs_token_and_user(world: BenchWorld, function: Function) -> None:
+    """GIVEN a warm group WHEN a key of a second user of that group lists THEN two GetItems and no Query."""
+    function.call(headers=bearer(world.keys[BIG]["a"]))
+
+    response, sent = function.call(headers=bearer(world.keys[BIG]["other"]))
+
+    assert (response.status, sent) == (200, ["GetItem", "GetItem"])
+    assert len(response.json()["data"]) == BIG
+
+
+def test_a_cold_retrieve_costs_the_same_three_requests(world: BenchWorld, function: Function) -> None:
+    """GIVEN a cold container WHEN a key retrieves one model of the big group THEN the same three requests."""
+    response, sent = function.call(f"/v1/models/{model_id(2_500)}", headers=bearer(world.keys[BIG]["a"]))
+
+    assert (response.status, sent) == (200, COLD_KEY_CALL)
+    assert response.json()["id"] == model_id(2_500)
+
+
+def test_an_anonymous_cold_call_costs_one_query(function: Function) -> None:
+    """GIVEN a cold container WHEN a caller without key or cookie lists THEN one Query: the `default` group's view."""
+    response, sent = function.call()
+
+    assert (response.status, sent) == (200, ["Query"])
+    assert [model["id"] for model in response.json()["data"]] == [model_id(i) for i in range(SMALL)]
+
+
+def test_a_session_cold_call_costs_the_user_and_the_view(world: BenchWorld, function: Function) -> None:
+    """GIVEN a cold container WHEN a logged-in user of the big group lists THEN user GetItem and view Query."""
+    value = SessionSigner(SESSION_SECRET).issue(world.user(BIG), now=int(time.time()), ttl_seconds=600)
+
+    response, sent = function.call(cookies=[f"modelgate_session={value}"])
+
+    assert (response.status, sent) == (200, ["GetItem", "Query"])
+    assert len(response.json()["data"]) == BIG
+
+
+def test_an_unknown_key_costs_one_request_then_none(function: Function) -> None:
+    """GIVEN a cold container WHEN an unknown key lists twice THEN 401 both times, one GetItem the first time only."""
+    unknown = bearer("sk-" + "unknown".ljust(48, "0"))
+
+    first, first_sent = function.call(headers=unknown)
+    second, second_sent = function.call(headers=unknown)
+
+    assert (first.status, first_sent) == (401, ["GetItem"])
+    assert (second.status, second_sent) == (401, [])
+
+
+def test_an_unchanged_group_reread_after_the_ttl_is_neither_decoded_nor_rendered_again(
+    world: BenchWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a zero TTL (every call reads again) WHEN one key lists the 5,000-model group three times THEN three
+    requests each time, but the unchanged view is decompressed and its listing rendered only once: both are named
+    by the view's content version."""
+    decoded: list[int] = []
+    rendered: list[int] = []
+    decode_view = layout.decode_view
+
+    def counting_decode(chunks: Any) -> Any:
+        decoded.append(1)
+        return decode_view(chunks)
+
+    class CountingListing(Listing):
+        __slots__ = ()
+
+        def __init__(self, members: Any) -> None:
+            rendered.append(1)
+            super().__init__(members)
+
+    monkeypatch.setattr(layout, "decode_view", counting_decode)
+    monkeypatch.setattr(access, "Listing", CountingListing)
+    client = _client()
+    service = build_service(Settings(table_name=world.table, cache_ttl_seconds=0), DynamoDirectory(client, world.table))
+    function = Function(Mangum(create_app(service), lifespan="off"), RequestCounter(client))
+
+    calls = [function.call(headers=bearer(world.keys[BIG]["a"])) for _ in range(3)]
+
+    assert [sent for _, sent in calls] == [COLD_KEY_CALL] * 3
+    assert len({response.headers["etag"] for response, _ in calls}) == 1
+    assert (len(decoded), len(rendered)) == (1, 1)
