@@ -11,9 +11,8 @@ from mangum import Mangum
 
 from handler.core.listing import to_json
 from handler.settings import Settings
-from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
-from handler.wiring import build_service, dynamodb_client
+from handler.wiring import build_service
 
 logging.getLogger("modelgate").setLevel(os.environ.get("MODELGATE_LOG_LEVEL", "INFO").upper())
 # Whatever the function's log level: botocore's DEBUG records hold request and response bodies (the session
@@ -53,10 +52,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _after_restore() -> None:
-    """SnapStart: sockets opened before the snapshot are dead, and seeded randomness would repeat."""
+    """SnapStart: a snapshot may be restored hours after it was taken. Sockets opened before it are dead, seeded
+    randomness would repeat, and nothing cached before it can be trusted: the monotonic clock the TTLs run on need
+    not count the time in the snapshot. So the routes get fresh clients (DynamoDB, Secrets Manager) and caches."""
     random.seed()
-    if isinstance(service.store, DynamoDirectory):
-        service.store.client = dynamodb_client(settings)
+    fresh = build_service(settings)
+    service.resolver, service.access, service.store = fresh.resolver, fresh.access, fresh.store
 
 
 try:
