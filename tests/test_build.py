@@ -90,7 +90,7 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run(
             [sam, "build", "--template-file", str(ROOT / "template.yaml"), "--build-dir", str(scratch / "build")],
             cwd=ROOT,
-            env={**os.environ, "SAM_CLI_TELEMETRY": "0"},
+            env={**os.environ, "SAM_CLI_TELEMETRY": "0", "PYTHON": sys.executable},  # the Makefile's pip
             check=True,
             capture_output=True,
             timeout=300,
@@ -103,7 +103,14 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = scratch / "artifact"
     makefile = ROOT / "infra" / "build" / "Makefile"
     subprocess.run(
-        ["make", "--makefile", str(makefile), "build-ModelsFunction", f"ARTIFACTS_DIR={target}"],
+        [
+            "make",
+            "--makefile",
+            str(makefile),
+            "build-ModelsFunction",
+            f"ARTIFACTS_DIR={target}",
+            f"PYTHON={sys.executable}",
+        ],
         cwd=source,
         check=True,
         capture_output=True,
