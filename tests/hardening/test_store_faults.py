@@ -276,3 +276,14 @@ def test_stale_if_error_never_invents_a_record(stale_world: tuple[Mangum, Inject
     assert_unavailable(*timed(handler, Request(headers=(("Authorization", f"Bearer {world.KEYS['bob']}"),))))
     # WHEN the unknown key calls again THEN still 401: a stale "no such key" stays a refusal
     assert via_lambda(handler, "http-api-v2", unknown).status == 401
+
+
+def test_an_unreadable_session_secret_gives_503_not_the_anonymous_list(world_table: Registry) -> None:
+    """GIVEN the deployed session secret cannot be read (Secrets Manager answers ResourceNotFoundException)
+    WHEN a caller presents a session THEN 503: not logged in is not assumed. A key caller is unaffected."""
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:modelgate-missing-AbCdEf"
+    service = build_service(settings_for(session_secret=None, session_secret_arn=arn))
+    handler = Mangum(create_app(service), lifespan="off")
+    assert_unavailable(*timed(handler, CALLERS["session"]))
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS["key"]), "full")
+    assert_lists(via_lambda(handler, "http-api-v2", CALLERS["anonymous"]), "anonymous")
