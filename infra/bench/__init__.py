@@ -1,0 +1,1 @@
+"""`infra/dev bench`: the performance benchmark. Every figure is printed next to a baseline measured in the same run."""

@@ -1,0 +1,125 @@
+"""`python -m infra.bench [--quick] [--only FIGURES]`: every figure with its same-run baseline and ratio."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+
+from infra.bench import artifact, cold, roundtrips, throughput, warm
+from infra.bench.report import Report
+from infra.bench.world import SESSION_SECRET, BenchWorld, populate
+from infra.local.embedded import EmbeddedDynamoDB
+
+FIGURES = ("warm", "requests", "cold", "artifact", "http")
+REGION = "us-east-1"
+SIZES = (100, 5_000)
+CATALOG_SIZE = 10_000
+
+
+def lambda_environment(endpoint_url: str, table: str) -> dict[str, str]:
+    """What the deployed function's environment would hold, pointed at the local DynamoDB."""
+    return {
+        "TABLE_NAME": table,
+        "DYNAMODB_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "SESSION_SECRET": SESSION_SECRET,
+        # Long enough that no entry expires while a figure is being measured.
+        "CACHE_TTL_SECONDS": "3600",
+    }
+
+
+class LambdaJsonFormatter(logging.Formatter):
+    """What the runtime writes for each record with LogFormat JSON (template.yaml): the record's fields and extras."""
+
+    RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        document = {
+            "timestamp": self.formatTime(record, "%Y-%m-%dT%H:%M:%SZ"),
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": "bench-0000",
+            **{key: value for key, value in vars(record).items() if key not in self.RESERVED},
+        }
+        return json.dumps(document, default=str, ensure_ascii=False)
+
+
+def lambda_logging() -> None:
+    """Lambda's runtime gives the root logger a JSON handler; give it one too, so the request log costs the same."""
+    stream = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(LambdaJsonFormatter())
+    logging.getLogger().addHandler(handler)
+
+
+@contextmanager
+def bench_table(catalog_size: int) -> Iterator[tuple[str, BenchWorld, Any]]:
+    with EmbeddedDynamoDB() as engine:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=engine.endpoint_url,
+            region_name=REGION,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106  # moto on loopback takes any
+        )
+        started = time.perf_counter()
+        world = populate(client, "modelgate-bench", catalog_size=catalog_size, sizes=SIZES)
+        print(
+            f"moto server at {engine.endpoint_url}: {len(world.catalog):,} catalog models, groups of "
+            f"{', '.join(f'{s:,}' for s in SIZES)} written in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        yield engine.endpoint_url, world, client
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infra/dev bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations and shorter load (about 30 s)")
+    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated subset of {','.join(FIGURES)}")
+    args = parser.parse_args(argv)
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    unknown = only - set(FIGURES)
+    if unknown:
+        parser.error(f"unknown figure(s): {', '.join(sorted(unknown))}")
+    report = Report()
+    print(f"modelgate benchmark: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
+    started = time.perf_counter()
+    # --quick writes only the catalog models the groups name; the function reads group views, never the catalog.
+    with bench_table(max(SIZES) if args.quick else CATALOG_SIZE) as (endpoint_url, world, client):
+        env = lambda_environment(endpoint_url, world.table)
+        os.environ.update(env)
+        if "warm" in only:
+            lambda_logging()
+            entry = importlib.import_module("handler.main")
+            full_keys = {size: world.keys[size]["a"] for size in SIZES}
+            warm.run(report, entry.handler, entry.service.store.client, full_keys, quick=args.quick)
+        if "requests" in only:
+            roundtrips.run(report, env, world, client)
+        if "cold" in only:
+            cold.run(report, {**os.environ, **env}, world.keys[min(SIZES)]["a"], quick=args.quick)
+        if "artifact" in only:
+            artifact.run(report, quick=args.quick)
+        if "http" in only:
+            throughput.run(report, {**os.environ, **env}, world, quick=args.quick)
+    report.summary()
+    print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
