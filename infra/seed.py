@@ -21,6 +21,7 @@ import yaml
 
 from handler.core.catalog import STORED_FIELDS
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it
 STATUSES = ("enabled", "disabled")
 SECTIONS = ("models", "groups", "users", "tokens")
 
@@ -162,8 +163,12 @@ def _load(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SeedError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    try:  # JSON first: a 10,000-model list parses in milliseconds, where a YAML parser takes seconds
+        return json.loads(text)
+    except ValueError:
+        pass
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_SafeLoader)  # noqa: S506  # a safe loader
     except yaml.YAMLError as error:
         raise SeedError(f"{path}: not valid YAML or JSON: {error}") from None
 

@@ -65,7 +65,8 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
         group = ctx.registry.group_models(user["group"]) or []
         outside = [m for m in models if m not in group]
         if outside:
-            ctx.info(f"note: group {user['group']} lacks {', '.join(outside)}; the key does not list them")
+            lacks = f"group {user['group']} lacks {', '.join(outside)}"
+            ctx.info(f"note: {lacks}; a key lists only what its user's group has")
     expires_at = None if args.expires is None else parse_expiry(args.expires)
     key = keys.generate()
     token = ctx.registry.create_token(key, user_id=args.user, name=args.name, models=models, expires_at=expires_at)
