@@ -10,7 +10,7 @@ ensure_sam_cli() {
     say "installing AWS SAM CLI $SAM_CLI_VERSION into .cache/sam-venv"
     rm -rf "$venv"
     "$(pick_python)" -m venv "$venv"
-    "$venv/bin/python" -m pip install -qq --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
+    "$venv/bin/python" -m pip install -qq --no-compile --disable-pip-version-check "aws-sam-cli==$SAM_CLI_VERSION"
     touch "$venv/.installed-$SAM_CLI_VERSION"
   fi
   export MODELGATE_SAM="$venv/bin/sam"
