@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,13 +26,15 @@ from infra.local.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 LITELLM_TARGET = 5.0
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback never goes through a proxy
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens
 LITELLM_KEY = "sk-bench-litellm-master"  # a throwaway proxy on loopback
 
 
 def _fetch(port: int, headers: Mapping[str, str]) -> bytes | None:
     request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/models", headers=dict(headers))
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310  # loopback only
+        with DIRECT.open(request, timeout=5) as response:
             body: bytes = response.read()
             return body
     except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -104,7 +107,8 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, *, quick: boo
             for _ in range(rounds):
                 results["modelgate"].append(_load(ours_port, key_headers, seconds, env))
                 results["floor"].append(_load(plain_port, {}, seconds, env))
-        litellm = _litellm(env, world, scratch, seconds) if importlib.util.find_spec("litellm") else None
+        python = litellm_python()
+        litellm = _litellm(python, env, world, scratch, seconds) if python else None
     merged = {name: _merge(runs) for name, runs in results.items()}
     floor_rps = merged["floor"]["rps"]
     labels = {"floor": "framework floor: plain FastAPI, same bytes", "modelgate": "modelgate serve, API key"}
@@ -114,7 +118,10 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, *, quick: boo
         errors = f", {result['errors']} errors" if result["errors"] else ""
         report.row("  " + labels[name], *cells, note=ratio(result["rps"], floor_rps) + errors)
     if litellm is None:
-        report.line("LiteLLM proxy: not installed (`litellm[proxy]` is optional, never a dependency): not measured")
+        report.line(
+            "LiteLLM proxy: not installed (`litellm[proxy]` is optional, never a dependency; LITELLM_PYTHON may "
+            "name an interpreter that has it): not measured"
+        )
         report.target("HTTP req/s vs LiteLLM /v1/models", "not measured", f"≥ {LITELLM_TARGET:.0f}× LiteLLM", None)
         return
     cells = (f"{litellm['rps']:,.0f}", human_time(litellm["p50_ns"]), human_time(litellm["p99_ns"]))
@@ -134,12 +141,25 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**middle, "rps": total, "errors": sum(r["errors"] for r in runs)}
 
 
-def _litellm(env: Mapping[str, str], world: BenchWorld, scratch: str, seconds: float) -> dict[str, Any]:
+def litellm_python() -> str | None:
+    """An interpreter with `litellm[proxy]`: the one LITELLM_PYTHON names (so LiteLLM stays out of .venv), or this
+    one when it can import LiteLLM."""
+    named = os.environ.get("LITELLM_PYTHON")
+    if named:
+        return named
+    return sys.executable if importlib.util.find_spec("litellm") else None
+
+
+def _litellm(python: str, env: Mapping[str, str], world: BenchWorld, scratch: str, seconds: float) -> dict[str, Any]:
     port = free_port()
     config = Path(scratch) / "litellm.json"
     _litellm_config(config, [entry["id"] for entry in world.catalog[: min(world.sizes)]])
-    command = [sys.executable, "-m", "litellm.proxy.proxy_cli", "--config", str(config)]
+    command = [python, "-m", "litellm.proxy.proxy_cli", "--config", str(config)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     headers = {"Authorization": f"Bearer {LITELLM_KEY}"}
-    with _server(command, env, port, headers, 120):
+    # Loopback only: LiteLLM fetches its model cost map from GitHub at start unless told not to, and any other
+    # outbound HTTP(S) it tries goes to a dead proxy.
+    offline = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY}
+    offline["NO_PROXY"] = "127.0.0.1,localhost"
+    with _server(command, {**env, **offline}, port, headers, 120):
         return _load(port, headers, seconds, env)
