@@ -1,4 +1,4 @@
-"""The operator's CLI against moto's server, checked through the running service with the OpenAI SDK.
+"""The operator's CLI against moto's server and DynamoDB Local, checked through the running service with the SDK.
 
 Every test starts from an empty table (what `sam deploy` leaves), changes it only with `modelgate ...`, and looks
 at the effect the way clients do: the OpenAI SDK against the service over HTTP, whose cache TTL is short here.
@@ -23,6 +23,10 @@ from tests.support.server import LocalServer, http_dynamodb, serve
 from tests.test_cli_support import DUMP_004, Cli, dump_004
 
 TTL = 0.3
+ENGINES = [
+    pytest.param("moto_endpoint", id="moto"),
+    pytest.param("dynamodb_local_endpoint", id="dynamodb-local", marks=pytest.mark.dynamodb_local),
+]
 
 
 def after_ttl() -> None:
@@ -30,23 +34,29 @@ def after_ttl() -> None:
     time.sleep(TTL * 1.5)
 
 
+@pytest.fixture(params=ENGINES)
+def endpoint(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(request.param)
+    return url
+
+
 @pytest.fixture
-def table(moto_endpoint: str) -> str:
+def table(endpoint: str) -> str:
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    create_table(http_dynamodb(moto_endpoint), name)
+    create_table(http_dynamodb(endpoint), name)
     return name
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], moto_endpoint: str, table: str) -> Cli:
-    return Cli(capsys, ["--endpoint-url", moto_endpoint, "--table", table])
+def cli(capsys: pytest.CaptureFixture[str], endpoint: str, table: str) -> Cli:
+    return Cli(capsys, ["--endpoint-url", endpoint, "--table", table])
 
 
 @pytest.fixture
-def service(moto_endpoint: str, table: str) -> Iterator[LocalServer]:
+def service(endpoint: str, table: str) -> Iterator[LocalServer]:
     settings = Settings(
         table_name=table,
-        dynamodb_endpoint_url=moto_endpoint,
+        dynamodb_endpoint_url=endpoint,
         cache_ttl_seconds=TTL,
         # A slow read must not be answered from the stale cache here: these tests are about the TTL alone.
         stale_if_error_seconds=0,
