@@ -6,11 +6,13 @@ import argparse
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from handler.core import keys
 from handler.store import layout
+from infra.cli.context import Context
 from infra.cli.main import build_parser, main
 from infra.registry import Registry
 from tests.conftest import TABLE
@@ -136,16 +138,15 @@ def test_key_list_masks_every_key_and_shows_its_settings(cli: Cli, seeded: Regis
     assert "2024-01-01T00:00:00Z" in expired
 
 
-def test_no_output_ever_shows_a_plaintext_key_or_its_hash(cli: Cli, tmp_path: pytest.TempPathFactory) -> None:
+def test_no_output_ever_shows_a_plaintext_key_or_its_hash(cli: Cli, tmp_path: Path) -> None:
     # GIVEN the world's keys, and one more made by the CLI
     made = cli.json("key", "create", "--user", "alice")["key"]
     secrets_ = [*world.KEYS.values(), made]
     hashes = [keys.key_hash(k) for k in secrets_]
     token_id = cli.json("key", "list", "--user", "bob")[0]["id"]
     seed = {"tokens": [{"key": world.KEYS["bob"], "user": "bob", "name": "renamed"}]}
-    seed_file = f"{tmp_path}/keys.json"
-    with open(seed_file, "w") as stream:
-        json.dump(seed, stream)
+    seed_file = str(tmp_path / "keys.json")
+    Path(seed_file).write_text(json.dumps(seed))
 
     # WHEN every command that shows keys, users or the table's contents runs, human and JSON
     outputs = []
@@ -316,3 +317,44 @@ def test_read_commands_write_nothing(cli: Cli, seeded: Registry) -> None:
     for argv in (("models", "list"), ("group", "list"), ("user", "list"), ("key", "list"), ("export",)):
         cli.ok(*argv)
     assert snapshot(seeded.client, TABLE) == before
+
+
+# -- connection ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AWS config file with a profile `ops` in eu-west-3, and no region in the environment."""
+    config = tmp_path / "config"
+    config.write_text("[profile ops]\nregion = eu-west-3\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+
+
+@pytest.mark.usefixtures("aws_config")
+@pytest.mark.parametrize(
+    ("options", "environment", "region"),
+    [
+        (["--profile", "ops"], {}, "eu-west-3"),
+        (["--profile", "ops", "--region", "ap-south-1"], {}, "ap-south-1"),
+        (["--profile", "ops"], {"AWS_REGION": "us-west-2"}, "us-west-2"),
+        ([], {"AWS_PROFILE": "ops"}, "eu-west-3"),
+        ([], {}, "us-east-1"),
+    ],
+)
+def test_region_is_resolved_the_way_boto3_does(
+    options: list[str], environment: dict[str, str], region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a profile with its own region WHEN the CLI connects THEN flag, environment, profile, us-east-1 in turn
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    context = Context(build_parser().parse_args(["user", "list", *options]))
+    assert context.client.meta.region_name == region
+    assert context.region == region
+
+
+@pytest.mark.usefixtures("aws_config")
+def test_an_unknown_profile_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["user", "list", "--profile", "nope"]) == 2
+    assert capsys.readouterr().err == "error: AWS profile 'nope' not found in the AWS config files\n"

@@ -37,7 +37,11 @@ def connection_options() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="DynamoDB endpoint, e.g. DynamoDB Local (env DYNAMODB_ENDPOINT_URL)",
     )
-    group.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (env AWS_REGION, default us-east-1)")
+    group.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        help="AWS region (env AWS_REGION, else the profile's region, else us-east-1)",
+    )
     group.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile for real AWS (env AWS_PROFILE)")
     group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     return parser
@@ -49,7 +53,11 @@ class Context:
         env = Settings.from_env()
         self.table: str = getattr(args, "table", None) or env.table_name
         self.endpoint_url: str | None = getattr(args, "endpoint_url", None) or env.dynamodb_endpoint_url
-        self.region: str = getattr(args, "region", None) or env.region
+        # boto3's order: the flag, the environment, then the profile's configured region (read with the client).
+        self._region = (
+            getattr(args, "region", None) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        )
+        self.region: str = self._region or env.region
         self.profile: str | None = getattr(args, "profile", None) or os.environ.get("AWS_PROFILE") or None
         self.json: bool = bool(getattr(args, "json", False))
 
@@ -58,13 +66,14 @@ class Context:
         import boto3  # noqa: PLC0415  # `--help` should not pay for boto3
         from botocore.config import Config  # noqa: PLC0415
 
-        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        session = boto3.session.Session(profile_name=self.profile, region_name=self._region)
+        self.region = session.region_name or self.region
         options: dict[str, Any] = {"config": Config(retries={"mode": "standard", "total_max_attempts": 6})}
         if self.endpoint_url:
             options["endpoint_url"] = self.endpoint_url
             if session.get_credentials() is None:  # local engines accept any credentials
                 options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-        client: DynamoDBClient = session.client("dynamodb", **options)
+        client: DynamoDBClient = session.client("dynamodb", region_name=self.region, **options)
         return client
 
     @cached_property

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ctx = Context(args)
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound  # noqa: PLC0415
 
     try:
         code: int = args.run(ctx, args)
@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"error: DynamoDB refused the request: {code_name}", file=sys.stderr)
         return 1
+    except ProfileNotFound:
+        print(f"error: AWS profile {ctx.profile!r} not found in the AWS config files", file=sys.stderr)
+        return 2
     except BotoCoreError as error:
         print(f"error: cannot reach DynamoDB: {error}", file=sys.stderr)
         return 1
