@@ -207,8 +207,10 @@ class Registry:
         return [u["user_id"] for u in self.list_kind(layout.USER) if u.get("group") == group]
 
     def tokens(self, user_id: str | None = None) -> list[TokenRecord]:
+        """Keys (masked), by owner and then by age."""
         records = (TokenRecord.of(r) for r in self.list_kind(layout.TOKEN))
-        return [t for t in records if user_id is None or t.user_id == user_id]
+        found = [t for t in records if user_id is None or t.user_id == user_id]
+        return sorted(found, key=lambda t: (t.user_id, t.created_at, t.token_id))
 
     def _token_item(self, token_id: str) -> dict[str, Any]:
         for record in self._query_gsi1(layout.TOKEN, token_id):

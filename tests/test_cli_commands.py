@@ -130,6 +130,11 @@ def test_key_list_masks_every_key_and_shows_its_settings(cli: Cli, seeded: Regis
     assert by_name["full"]["models"] is None
     assert by_name["empty"]["models"] == []
 
+    # AND all keys list by owner
+    owners = [row["user"] for row in cli.json("key", "list")]
+    assert owners == sorted(owners)
+    assert set(owners) == {"alice", "bob", "carol"}
+
     # AND the human table says the same in columns
     table = cli.ok("key", "list", "--user", "alice").splitlines()
     assert table[0].split() == ["ID", "NAME", "USER", "KEY", "STATUS", "EXPIRES", "MODELS", "CREATED"]
