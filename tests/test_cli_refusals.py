@@ -110,6 +110,7 @@ REFUSALS: list[tuple[tuple[str, ...], str]] = [
     (("group", "remove", "basic", "gpt-4o"), "the group does not have gpt-4o"),
     (("key", "create", "--user", "alice", "--models", "gpt-4o,gpt-4o"), "duplicate model id 'gpt-4o'"),
     (("key", "create", "--user", "alice", "--models", "gpt-4o,,davinci"), "an empty model id"),
+    (("key", "create", "--user", "alice", "--models", "gpt-4o, gpt 4o"), "'gpt 4o' is not an id"),
     (("models", "import", "{duplicate-catalog}"), "duplicate id: 'a'"),
     # multi-item changes that would leave something dangling
     (("group", "delete", "vip"), "users still belong to group 'vip': alice, carol"),
@@ -191,8 +192,27 @@ def test_a_refusal_with_json_still_writes_nothing_to_stdout(cli: Cli) -> None:
     assert run.err == "error: user 'alice' already exists\n"
 
 
-def test_usage_errors_exit_2_too(cli: Cli) -> None:
-    # GIVEN a command missing its required option WHEN run THEN argparse's usage error, exit 2
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("key", "create"),
+        ("user", "create", "", "--group", "vip"),
+        ("user", "create", "dave", "--group", " "),
+        ("user", "set-group", "alice", ""),
+        ("group", "set", "", "gpt-4o"),
+        ("group", "add", "vip", "gpt 4o"),
+    ],
+    ids=["missing option", "blank user", "blank group", "blank new group", "blank group name", "id with a space"],
+)
+def test_usage_errors_exit_2_and_write_nothing(
+    cli: Cli, seeded: Registry, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    # GIVEN a command missing an option, or given a blank id (an unset shell variable, say)
+    before = snapshot(seeded.client, TABLE)
+
+    # WHEN run THEN argparse's usage error, exit 2, and nothing written
     with pytest.raises(SystemExit) as exited:
-        cli("key", "create")
+        cli(*argv)
     assert exited.value.code == 2
+    assert "usage: modelgate" in capsys.readouterr().err
+    assert snapshot(seeded.client, TABLE) == before

@@ -106,6 +106,13 @@ def when(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def ident(text: str) -> str:
+    """An id or name as typed: not blank, no spaces or control characters (an unset shell variable, say)."""
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id: it must be non-empty, without spaces")
+    return text
+
+
 def model_list(text: str) -> list[str]:
     """`a,b,c` as ids; an empty string is the empty list (no models). Refuses blanks and repeats."""
     if not text.strip():
@@ -113,7 +120,10 @@ def model_list(text: str) -> list[str]:
     ids = [part.strip() for part in text.split(",")]
     if "" in ids:
         raise CliError(f"--models {text!r}: an empty model id")
-    return unique_ids(ids)
+    try:
+        return unique_ids([ident(i) for i in ids])
+    except argparse.ArgumentTypeError as error:
+        raise CliError(f"--models: {error}") from None
 
 
 def unique_ids(ids: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from handler.core.catalog import CUSTOM_OWNER
 from handler.store import layout
-from infra.cli.context import CliError, Context, require_catalog, table, unique_ids
+from infra.cli.context import CliError, Context, ident, require_catalog, table, unique_ids
 from infra.registry import DISABLED
 
 
@@ -125,8 +125,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         ("remove", _edit(_removed), "take models out of a group"),
     ):
         action = actions.add_parser(verb, help=text, parents=[common])
-        action.add_argument("name", help="group name")
-        action.add_argument("models", nargs="*" if verb == "set" else "+", metavar="MODEL", help="model ids")
+        action.add_argument("name", type=ident, help="group name")
+        action.add_argument(
+            "models", type=ident, nargs="*" if verb == "set" else "+", metavar="MODEL", help="model ids"
+        )
         if verb != "remove":
             action.add_argument(
                 "--allow-custom", action="store_true", help="allow ids not in the catalog (listed as custom)"

@@ -7,7 +7,7 @@ from typing import Any
 
 from handler.store import layout
 from infra.cli.apikeys import key_rows, token_data
-from infra.cli.context import CliError, Context, table, when
+from infra.cli.context import CliError, Context, ident, table, when
 from infra.registry import DISABLED, ENABLED
 
 
@@ -95,13 +95,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     actions = user.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     created = actions.add_parser("create", help="create a user in a group", parents=[common])
-    created.add_argument("id", help="user id")
-    created.add_argument("--group", required=True, help="the group whose models the user sees")
+    created.add_argument("id", type=ident, help="user id")
+    created.add_argument("--group", type=ident, required=True, help="the group whose models the user sees")
     created.set_defaults(run=create)
 
     moved = actions.add_parser("set-group", help="move a user to another group", parents=[common])
     moved.add_argument("id", help="user id")
-    moved.add_argument("group", help="group name")
+    moved.add_argument("group", type=ident, help="group name")
     moved.set_defaults(run=set_group)
 
     for status, verb, text in (
