@@ -260,13 +260,13 @@ class Registry:
 
     def _update(self, key: Mapping[str, str], sets: Mapping[str, Any], condition: str) -> dict[str, Any]:
         """An Update action setting plain attributes, on the condition given (names as #a, values as :a)."""
-        names = {f"#{name}": name for name in sets}
+        names = {f"#{name}": name for name in sets} | ({"#pk": layout.PK} if "#pk" in condition else {})
         return {
             "TableName": self.table,
             "Key": _key(key),
             "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in sets),
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": names | {"#pk": layout.PK},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item({f":{name}": value for name, value in sets.items()}),
         }
 
