@@ -85,7 +85,7 @@ def artifact_dependencies(into: Path, *, compiled: bool) -> None:
 
 def run(report: Report, env: Mapping[str, str], key: str, *, quick: bool) -> None:
     event_env = {**env, "BENCH_EVENT": json.dumps(http_api_event(headers={"authorization": f"Bearer {key}"}))}
-    runs = 3 if quick else 7
+    runs = 3 if quick else 5
     with tempfile.TemporaryDirectory() as scratch:
         # name: (code, environment); the artifact variants only in a full run (compiling them takes seconds).
         children: dict[str, tuple[str, dict[str, str]]] = {"bare": (BARE, event_env), "floor": (FLOOR, event_env)}

@@ -151,7 +151,7 @@ def run(report: Report, handler: LambdaHandler, store_client: Any, keys: dict[in
         event = http_api_event(headers=headers)
         variants, size = _variants(handler, event, case)
         calls = {name: partial(variant, event, context) for name, variant in variants.items()}
-        budget, low, high = (0.15, 10, 2_000) if quick else (0.8, 30, 20_000)
+        budget, low, high = (0.15, 10, 2_000) if quick else (0.5, 30, 20_000)
         iterations = {name: affordable(call, budget_s=budget, low=low, high=high) for name, call in calls.items()}
         counter.reset()
         timings = interleaved(calls, iterations=iterations, rounds=5, warmup=5)
