@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -363,3 +365,28 @@ def test_region_is_resolved_the_way_boto3_does(
 def test_an_unknown_profile_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["user", "list", "--profile", "nope"]) == 2
     assert capsys.readouterr().err == "error: AWS profile 'nope' not found in the AWS config files\n"
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    # GIVEN `modelgate models list` over more than a pipe's buffer of models, read like `| head -1` reads it
+    script = (
+        "import sys; from moto import mock_aws; import boto3\n"
+        "from infra.table import create_table; from infra.registry import Registry; from infra.cli.main import main\n"
+        "with mock_aws():\n"
+        "    client = boto3.client('dynamodb', region_name='us-east-1'); create_table(client, 't')\n"
+        "    Registry(client, 't').put_models([{'id': f'vendor/a-long-model-name-{i:05d}'} for i in range(1500)])\n"
+        "    sys.exit(main(['models', 'list', '--table', 't']))\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = process.stdout.readline()
+        process.stdout.close()  # the reader leaves
+        errors = process.stderr.read()
+
+    # THEN the reader got the header, and the CLI exited 141 (SIGPIPE's code) without a traceback
+    assert first.split() == ["ID", "OWNED_BY", "CREATED", "STATUS"]
+    assert process.returncode == 141
+    assert errors == ""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.apply import execute, plan, read_state
-from infra.cli.context import CliError, Context, progress_bar, table, when
+from infra.cli.context import CliError, Context, count, progress_bar, table, when
 from infra.registry import DISABLED, ENABLED
 from infra.seed import Seed, SeedError, load_catalog
 
@@ -37,7 +37,7 @@ def import_models(ctx: Context, args: argparse.Namespace) -> int:
     lines = [c.line() for c in planned.changes] if args.dry_run else []
     verb = "would import" if args.dry_run else "imported"
     lines.append(
-        f"{verb} {len(entries)} models from {args.file}: {added} added, {changed} changed, "
+        f"{verb} {count(len(entries), 'model')} from {args.file}: {added} added, {changed} changed, "
         f"{len(entries) - added - changed} unchanged"
         + (f"; views rebuilt: {', '.join(rebuilt)}" if rebuilt else "")
         + ("; dry run, nothing written" if args.dry_run else "")

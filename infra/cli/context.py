@@ -99,6 +99,11 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
 
 
+def count(n: int, noun: str) -> str:
+    """`1 model`, `2 models`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def when(epoch: float | None) -> str | None:
     """Epoch seconds as ISO-8601 UTC, `2027-01-01T00:00:00Z`."""
     if epoch is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from handler.core.catalog import CUSTOM_OWNER
 from handler.store import layout
-from infra.cli.context import CliError, Context, ident, require_catalog, table, unique_ids
+from infra.cli.context import CliError, Context, count, ident, require_catalog, table, unique_ids
 from infra.registry import DISABLED
 
 
@@ -51,7 +51,7 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
         "custom": [i for i in models if i not in catalog],
         "disabled": [i for i in models if catalog.get(i, {}).get("status") == DISABLED],
     }
-    human = f"group {args.name}: {len(models)} models; users: {', '.join(users) or '(none)'}\n"
+    human = f"group {args.name}: {count(len(models), 'model')}; users: {', '.join(users) or '(none)'}\n"
     ctx.emit(data, human + table(["model", "owned_by", "listing"], rows))
     return 0
 
@@ -64,7 +64,9 @@ def _write(
     written = ctx.registry.put_group(name, models, catalog, record)
     custom = [i for i in models if i not in catalog]
     what = "created" if record is None else ("updated" if written else "unchanged")
-    human = f"group {name} {what}: {len(models)} models" + (f" ({', '.join(custom)} as custom)" if custom else "")
+    human = f"group {name} {what}: {count(len(models), 'model')}"
+    if custom:
+        human += f" ({', '.join(custom)} as custom)"
     ctx.emit({"name": name, "models": models, "result": what}, human)
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.apply import execute, export_seed, plan, read_state
-from infra.cli.context import CliError, Context, progress_bar
+from infra.cli.context import CliError, Context, count, progress_bar
 from infra.seed import SeedError, dump_seed, load_seed
 from infra.table import create_table
 
@@ -54,7 +54,8 @@ def export(ctx: Context, args: argparse.Namespace) -> int:
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n" if ctx.json else dump_seed(seed, EXPORT_HEADER)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        ctx.info(f"wrote {args.output}: {len(seed.models)} models, {len(seed.groups)} groups, {len(seed.users)} users")
+        numbers = [count(len(seed.models), "model"), count(len(seed.groups), "group"), count(len(seed.users), "user")]
+        ctx.info(f"wrote {args.output}: {', '.join(numbers)}")
     else:
         print(text, end="")
     return 0
