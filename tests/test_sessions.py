@@ -162,6 +162,44 @@ def test_the_deployed_secret_is_fetched_once_on_first_use(secretsmanager: Secret
     assert calls == ["GetSecretValue"]
 
 
+def test_a_rotated_secret_is_picked_up_after_the_refresh_period(secretsmanager: SecretsManagerClient) -> None:
+    """GIVEN a verifier that read the secret WHEN the secret is rotated
+    THEN old sessions still verify until the refresh period ends, and after it only new ones do."""
+    arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
+    clock = [1000.0]
+    verifier = SecretsManagerVerifier(secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
+    old = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=3600)
+    assert verifier.verify(old, now=NOW) is not None
+    rotated = SECRET[::-1] + "-rotated"
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=rotated)
+    new = SessionSigner(rotated).issue("alice", now=NOW, ttl_seconds=3600)
+
+    clock[0] += 299
+    assert verifier.verify(old, now=NOW) is not None
+    assert verifier.verify(new, now=NOW) is None
+
+    clock[0] += 1
+    assert verifier.verify(old, now=NOW) is None
+    assert verifier.verify(new, now=NOW) == Session("alice", NOW, NOW + 3600)
+
+
+def test_a_failed_refresh_keeps_the_secret_it_has(secretsmanager: SecretsManagerClient) -> None:
+    """GIVEN a verifier that read the secret WHEN the secret becomes unreadable at refresh time
+    THEN sessions keep verifying with the secret it has, and the fetch is retried later, not on every call."""
+    arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
+    clock = [1000.0]
+    verifier = SecretsManagerVerifier(secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
+    value = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=3600)
+    assert verifier.verify(value, now=NOW) is not None
+    secretsmanager.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+    calls = _calls(secretsmanager)
+
+    clock[0] += 300
+    assert verifier.verify(value, now=NOW) is not None
+    assert verifier.verify(value, now=NOW) is not None
+    assert calls == ["GetSecretValue"]
+
+
 @pytest.mark.parametrize("stored", [None, "too-short"], ids=["missing", "weak"])
 def test_an_unusable_deployed_secret_is_store_unavailable(
     secretsmanager: SecretsManagerClient, stored: str | None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,24 +14,48 @@ from handler.core.sessions import Session, SessionSigner, WeakSecret
 
 log = logging.getLogger("modelgate.secrets")
 
+# A rotated secret reaches every warm container within this long.
+REFRESH_SECONDS = 300.0
+# After a failed refresh, keep the secret we have and try again this much later, not on every call.
+RETRY_SECONDS = 30.0
+
 
 class SecretsManagerVerifier:
-    """Key callers never pay for the fetch; a container fetches once. Rotation reaches containers as they recycle."""
+    """Key callers never pay for the fetch. A container re-reads the secret every REFRESH_SECONDS."""
 
-    def __init__(self, client: Any, secret_arn: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        secret_arn: str,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = client
         self._secret_arn = secret_arn
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
         self._signer: SessionSigner | None = None
+        self._next_fetch = 0.0
+
+    def _fetch(self) -> SessionSigner:
+        try:
+            return SessionSigner(self._client.get_secret_value(SecretId=self._secret_arn)["SecretString"])
+        except (ClientError, BotoCoreError, KeyError) as error:
+            log.warning("session secret unavailable", extra={"error_code": type(error).__name__})
+            raise StoreUnavailable("session secret unavailable") from None
+        except WeakSecret:
+            log.error("the session secret in Secrets Manager is too short; sessions are refused")
+            raise StoreUnavailable("session secret unusable") from None
 
     def verify(self, value: str, *, now: float) -> Session | None:
-        if self._signer is None:
+        moment = self._clock()
+        if self._signer is None or moment >= self._next_fetch:
             try:
-                secret = self._client.get_secret_value(SecretId=self._secret_arn)["SecretString"]
-                self._signer = SessionSigner(secret)
-            except (ClientError, BotoCoreError, KeyError) as error:
-                log.warning("session secret unavailable", extra={"error_code": type(error).__name__})
-                raise StoreUnavailable("session secret unavailable") from None
-            except WeakSecret:
-                log.error("the session secret in Secrets Manager is too short; sessions are refused")
-                raise StoreUnavailable("session secret unusable") from None
+                self._signer = self._fetch()
+                self._next_fetch = moment + self._refresh_seconds
+            except StoreUnavailable:
+                if self._signer is None:
+                    raise
+                self._next_fetch = moment + RETRY_SECONDS  # the secret we have is still the best we know
         return self._signer.verify(value, now=now)
