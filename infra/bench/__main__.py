@@ -97,6 +97,27 @@ def bench_tables(catalog_size: int) -> Iterator[tuple[str, BenchWorld, BenchWorl
         yield engine.endpoint_url, world, small, client
 
 
+def run_with_tables(report: Report, only: set[str], *, quick: bool) -> None:
+    # --quick writes only the catalog models the groups name; the function reads group views, never the catalog.
+    with bench_tables(max(SIZES) if quick else CATALOG_SIZE) as (endpoint_url, world, small, client):
+        env = lambda_environment(endpoint_url, world.table)
+        small_env = {**os.environ, **env, "TABLE_NAME": small.table}
+        os.environ.update(env)
+        if "warm" in only:
+            lambda_logging()
+            entry = importlib.import_module("handler.main")
+            full_keys = {size: world.keys[size]["a"] for size in SIZES}
+            warm.run(report, entry.handler, entry.service.store.client, full_keys, quick=quick)
+        if "requests" in only:
+            roundtrips.run(report, env, world, client)
+        if "cold" in only:
+            cold.run(report, small_env, small.keys[min(SIZES)]["a"], quick=quick)
+        if "artifact" in only:
+            artifact.run(report, quick=quick)
+        if "http" in only:
+            throughput.run(report, small_env, small, quick=quick)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infra/dev bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations, no artifact build (about 40 s)")
@@ -109,24 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     print(f"modelgate benchmark: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     started = time.perf_counter()
-    # --quick writes only the catalog models the groups name; the function reads group views, never the catalog.
-    with bench_tables(max(SIZES) if args.quick else CATALOG_SIZE) as (endpoint_url, world, small, client):
-        env = lambda_environment(endpoint_url, world.table)
-        small_env = {**os.environ, **env, "TABLE_NAME": small.table}
-        os.environ.update(env)
-        if "warm" in only:
-            lambda_logging()
-            entry = importlib.import_module("handler.main")
-            full_keys = {size: world.keys[size]["a"] for size in SIZES}
-            warm.run(report, entry.handler, entry.service.store.client, full_keys, quick=args.quick)
-        if "requests" in only:
-            roundtrips.run(report, env, world, client)
-        if "cold" in only:
-            cold.run(report, small_env, small.keys[min(SIZES)]["a"], quick=args.quick)
-        if "artifact" in only:
-            artifact.run(report, quick=args.quick)
-        if "http" in only:
-            throughput.run(report, small_env, small, quick=args.quick)
+    if only == {"artifact"}:
+        artifact.run(report, quick=args.quick)
+    else:
+        run_with_tables(report, only, quick=args.quick)
     report.summary()
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
     return 0
