@@ -51,8 +51,9 @@ async def list_models(request: Request) -> Response:
 
 
 async def retrieve_model(request: Request) -> Response:
-    # Read from path_params: a `model: str` parameter would build a pydantic field (and import pydantic.v1) at init.
-    model: str = request.path_params["model"]
+    # Not a `model: str` parameter: it would build a pydantic field (and import pydantic.v1) at init. Not
+    # path_params either: the route pattern ends in `$`, so a trailing newline falls off (`gpt-4o%0A` as `gpt-4o`).
+    model: str = request.scope["path"].partition("/v1/models/")[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
         return await list_models(request)
     service = _service(request)

@@ -55,7 +55,7 @@ MODEL_PARAMETER: dict[str, Any] = {
     "in": "path",
     "required": True,
     "description": "The model id, raw or percent-encoded; it may contain `/`, `:` and `.`",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "minLength": 1},  # an empty id, `/v1/models/`, is the list
 }
 
 MODEL_LIST: dict[str, Any] = {
