@@ -173,6 +173,8 @@ CASES: list[Hostile] = [
     missing("path traversal percent-encoded", path("/v1/models/..%2F..%2Fetc%2Fpasswd")),
     missing("path %00 alone", path("/v1/models/%00")),
     missing("path %00 after a real model", path("/v1/models/gpt-4o-mini%00")),
+    missing("path %0A after a real model", path("/v1/models/gpt-4o-mini%0A")),
+    missing("path %0A alone", path("/v1/models/%0A")),
     missing("path double encoding", path("/v1/models/meta-llama%252FLlama-3.1-8B-Instruct", FULL)),
     Hostile(
         "path single encoding (control)",
