@@ -45,4 +45,7 @@ class Report:
 
 
 def ratio(value: float, baseline: float) -> str:
-    return f"{value / baseline:.2f}×" if baseline else "-"
+    if not baseline:
+        return "-"
+    times = value / baseline
+    return f"{times:.2f}×" if times >= 0.1 else f"{times:.4f}×"
