@@ -6,14 +6,13 @@ import argparse
 import os
 import secrets
 import shlex
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from handler.core.sessions import SessionSigner
 from handler.settings import Settings
-from handler.web.app import create_app
-from handler.wiring import build_service
 from infra.apply import apply_seed
 from infra.cli.context import CliError, Context
 from infra.seed import Seed, SeedError, load_seed
@@ -37,8 +36,6 @@ def _banner(ctx: Context, seed: Seed, base_url: str, settings: Settings, signer:
                 f"  curl -s {base_url}/v1/models -H {shlex.quote('Authorization: Bearer ' + usable)}",
             ]
     if signer is not None and seed.users:
-        import time  # noqa: PLC0415
-
         user = seed.users[0]["id"]
         cookie = f"{settings.session_cookie}={signer.issue(user, now=int(time.time()), ttl_seconds=12 * 3600)}"
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Cookie: ' + cookie)}   # logged in as {user}")
@@ -52,7 +49,11 @@ def _banner(ctx: Context, seed: Seed, base_url: str, settings: Settings, signer:
 
 
 def serve(ctx: Context, args: argparse.Namespace) -> int:
+    # The web stack loads here, not at import: every other command starts without it (~0.7 s).
     import uvicorn  # noqa: PLC0415
+
+    from handler.web.app import create_app  # noqa: PLC0415
+    from handler.wiring import build_service  # noqa: PLC0415
 
     embedded = ctx.endpoint_url is None
     seed_path = Path(args.seed) if args.seed else (DEMO_SEED if embedded else None)
