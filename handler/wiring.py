@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -67,14 +68,17 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
     return None
 
 
-def build_service(settings: Settings, directory: Directory | None = None) -> Service:
-    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache."""
+def build_service(
+    settings: Settings, directory: Directory | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> Service:
+    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache (timed by `clock`)."""
     store = directory if directory is not None else DynamoDirectory(dynamodb_client(settings), settings.table_name)
     cached = CachedDirectory(
         store,
         ttl=settings.cache_ttl_seconds,
         max_entries=settings.cache_max_entries,
         stale_if_error=settings.stale_if_error_seconds,
+        clock=clock,
     )
     # A listing's key names its content (group view version, token list), so it never goes stale: when the TTL
     # re-reads an unchanged group, the rendered bytes are reused. Only room evicts it.
@@ -91,4 +95,4 @@ def build_service(settings: Settings, directory: Directory | None = None) -> Ser
         anonymous_access=settings.anonymous_access,
         clock=time.time,
     )
-    return Service(settings, resolver, ModelAccess(cached, listings), store)
+    return Service(settings, resolver, ModelAccess(cached, listings))

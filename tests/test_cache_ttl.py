@@ -13,15 +13,9 @@ import boto3
 import pytest
 from mangum import Mangum
 
-from handler.core.access import ListingKey, ModelAccess
-from handler.core.callers import CallerResolver
 from handler.core.keys import key_hash
-from handler.core.listing import Listing
-from handler.core.sessions import SessionSigner
-from handler.core.ttlcache import TtlCache
 from handler.settings import Settings
 from handler.store import layout
-from handler.store.cache import CachedDirectory
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service, create_app
 from handler.wiring import build_service
@@ -80,16 +74,8 @@ def wired(reads: DynamoDBClient, **overrides: Any) -> Mangum:
 
 def clocked(reads: DynamoDBClient, clock: Clock) -> Mangum:
     """The same parts as handler.wiring, with the caches on a clock the test controls."""
-    cached = CachedDirectory(DynamoDirectory(reads, TABLE), ttl=TTL, max_entries=100, stale_if_error=0, clock=clock)
-    listings: TtlCache[ListingKey, Listing] = TtlCache(TTL, 100, clock=clock)
-    resolver = CallerResolver(
-        cached,
-        sessions=SessionSigner(world.SESSION_SECRET),
-        session_cookie=expected.SESSION_COOKIE,
-        anonymous_access=True,
-        clock=time.time,
-    )
-    return handler_over(Service(settings_for(), resolver, ModelAccess(cached, listings), DynamoDirectory(reads, TABLE)))
+    settings = settings_for(cache_ttl_seconds=TTL, stale_if_error_seconds=0)
+    return handler_over(build_service(settings, DynamoDirectory(reads, TABLE), clock=clock))
 
 
 def call(handler: Mangum, caller: str, path: str = "/v1/models") -> tuple[int, Any]:

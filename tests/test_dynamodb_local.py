@@ -22,7 +22,7 @@ from handler.core.sessions import SessionSigner
 from handler.store import layout
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
-from handler.wiring import build_service
+from handler.wiring import build_service, dynamodb_client
 from infra.cli.main import main as modelgate
 from infra.registry import Registry
 from infra.table import table_definition
@@ -63,10 +63,11 @@ class Function:
     """A fresh Lambda container: handler.main's composition over the engine, its DynamoDB requests recorded."""
 
     def __init__(self, endpoint: str, table: str) -> None:
-        service = build_service(settings_for(table_name=table, dynamodb_endpoint_url=endpoint))
-        assert isinstance(service.store, DynamoDirectory)
+        settings = settings_for(table_name=table, dynamodb_endpoint_url=endpoint)
+        store = DynamoDirectory(dynamodb_client(settings), table)
+        service = build_service(settings, store)
         self.sent: list[str] = []
-        service.store.client.meta.events.register("before-send.dynamodb", self._record)
+        store.client.meta.events.register("before-send.dynamodb", self._record)
         self.handler = Mangum(create_app(service), lifespan="off")
 
     def _record(self, request: Any, **_: Any) -> None:

@@ -16,16 +16,12 @@ from typing import Any
 import pytest
 from mangum import Mangum
 
-from handler.core.access import ModelAccess
-from handler.core.callers import CallerResolver
 from handler.core.keys import key_hash
 from handler.core.sessions import SessionSigner
-from handler.core.ttlcache import TtlCache
 from handler.store import layout
-from handler.store.cache import CachedDirectory
 from handler.store.dynamodb import DynamoDirectory
-from handler.web.app import Service, create_app
-from handler.wiring import CLIENT_CONFIG, build_service
+from handler.web.app import create_app
+from handler.wiring import CLIENT_CONFIG, build_service, dynamodb_client
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
 from tests.hardening.faults import ERROR_STATUS, InjectedErrors, closed_port, silent_listener
@@ -85,9 +81,9 @@ LOOKUPS = [("key", "token"), ("key", "user"), ("key", "group"), ("session", "use
 @pytest.fixture
 def injected(world_table: Registry) -> tuple[Mangum, InjectedErrors]:
     """The production wiring (its own client and CLIENT_CONFIG) over the seeded moto table, with a fault hook."""
-    service = build_service(settings_for())
-    assert isinstance(service.store, DynamoDirectory)
-    return Mangum(create_app(service), lifespan="off"), InjectedErrors(service.store.client)
+    settings = settings_for()
+    store = DynamoDirectory(dynamodb_client(settings), settings.table_name)
+    return Mangum(create_app(build_service(settings, store)), lifespan="off"), InjectedErrors(store.client)
 
 
 @pytest.mark.parametrize("code", list(ERROR_STATUS))
@@ -228,20 +224,10 @@ TTL, WINDOW = 30.0, 300.0
 def stale_world(world_table: Registry) -> tuple[Mangum, InjectedErrors, Clock]:
     """handler.wiring's composition, on a clock the test moves: TTL 30 s, stale-if-error window 300 s."""
     settings = settings_for(cache_ttl_seconds=TTL, stale_if_error_seconds=WINDOW)
-    service = build_service(settings)
-    assert isinstance(service.store, DynamoDirectory)
+    store = DynamoDirectory(dynamodb_client(settings), settings.table_name)
     clock = Clock()
-    cached = CachedDirectory(service.store, ttl=TTL, max_entries=100, stale_if_error=WINDOW, clock=clock)
-    resolver = CallerResolver(
-        cached,
-        sessions=SIGNER,
-        session_cookie=settings.session_cookie,
-        anonymous_access=True,
-        clock=time.time,
-    )
-    access = ModelAccess(cached, TtlCache(TTL, 100, clock=clock))
-    app = create_app(Service(settings, resolver, access, service.store))
-    return Mangum(app, lifespan="off"), InjectedErrors(service.store.client), clock
+    app = create_app(build_service(settings, store, clock=clock))
+    return Mangum(app, lifespan="off"), InjectedErrors(store.client), clock
 
 
 @pytest.mark.parametrize("caller", list(CALLERS))
