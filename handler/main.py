@@ -57,7 +57,7 @@ def _after_restore() -> None:
     not count the time in the snapshot. So the routes get fresh clients (DynamoDB, Secrets Manager) and caches."""
     random.seed()
     fresh = build_service(settings)
-    service.resolver, service.access = fresh.resolver, fresh.access
+    service.resolver, service.access, service.store = fresh.resolver, fresh.access, fresh.store
 
 
 try:

@@ -95,4 +95,4 @@ def build_service(
         anonymous_access=settings.anonymous_access,
         clock=time.time,
     )
-    return Service(settings, resolver, ModelAccess(cached, listings))
+    return Service(settings, resolver, ModelAccess(cached, listings), store)

@@ -8,6 +8,7 @@ from fastapi.responses import Response
 from handler.core import callers
 from handler.core.access import ModelAccess
 from handler.core.callers import CallerResolver
+from handler.core.ports import Directory
 from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
@@ -17,10 +18,11 @@ from handler.web.responses import document_response
 class Service:
     """What the routes need, built once per container by the composition root (handler.wiring)."""
 
-    def __init__(self, settings: Settings, resolver: CallerResolver, access: ModelAccess) -> None:
+    def __init__(self, settings: Settings, resolver: CallerResolver, access: ModelAccess, store: Directory) -> None:
         self.settings = settings
         self.resolver = resolver
         self.access = access
+        self.store = store  # the uncached adapter: the benchmark and tests watch its requests
 
 
 def _service(request: Request) -> Service:

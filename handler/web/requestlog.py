@@ -1,4 +1,9 @@
-"""One structured log record per request: request id, caller kind, token id and status. Never a credential."""
+"""One structured log record per request: request id, caller kind, token id and status. Never a credential.
+
+Answers (200, 304) are logged at DEBUG and refusals and errors at INFO (5xx at WARNING): a record costs about a
+third of a warm call, and clients such as Open WebUI list models on every page load. `LogLevel=DEBUG` (or
+MODELGATE_LOG_LEVEL=DEBUG) gives a record for every request.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ def request_id(request: Request) -> str | None:
 
 
 def log_request(request: Request, status: int, *, error_code: str | None = None) -> None:
-    if not log.isEnabledFor(logging.INFO):
+    level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
+    if not log.isEnabledFor(level):
         return
     caller = getattr(request.state, "caller", None)
     fields: dict[str, Any] = {
@@ -31,4 +37,4 @@ def log_request(request: Request, status: int, *, error_code: str | None = None)
     }
     if error_code:
         fields["error_code"] = error_code
-    log.info("request", extra=fields)
+    log.log(level, "request", extra=fields)

@@ -105,6 +105,7 @@ def test_no_secret_reaches_a_log_and_every_request_is_logged(
     handler, faults = deployed_like
     token_ids = {token.name: token.token_id for token in world_table.tokens()}
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="modelgate")  # answers are recorded at DEBUG
     # GIVEN / WHEN the scenario runs, each request with its own Lambda request id
     for number, (request, status, _, _) in enumerate(SCENARIO + FAULTED):
         if number == len(SCENARIO):
@@ -161,7 +162,7 @@ def test_a_request_log_record_for_a_key_never_holds_the_key(
     lambda_entry: Any, world_table: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
     """GIVEN the Lambda entry WHEN a key lists models THEN its request record names the token id, not the key."""
-    caplog.set_level(logging.INFO, logger="modelgate")
+    caplog.set_level(logging.DEBUG, logger="modelgate")
     via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.KEYS["bob"])))
     (record,) = [r for r in caplog.records if r.name == "modelgate.request"]
     bob_token = next(t.token_id for t in world_table.tokens() if t.name == "bob")
@@ -169,3 +170,21 @@ def test_a_request_log_record_for_a_key_never_holds_the_key(
     assert (fields["caller"], fields["token_id"], fields["user_id"], fields["status"]) == ("key", bob_token, "bob", 200)
     assert fields["request_id"] == LambdaContext().aws_request_id
     assert world.KEYS["bob"] not in " ".join(_texts(record))
+
+
+def test_answers_are_recorded_at_debug_and_refusals_at_info(
+    lambda_entry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN the function at its default INFO level WHEN a key lists models and an unknown key is refused
+    THEN only the refusal is recorded (at INFO); at DEBUG the answer is recorded too."""
+    caplog.set_level(logging.INFO, logger="modelgate")
+    via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.KEYS["bob"])))
+    via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.UNKNOWN_KEY)))
+    records = [(r.levelno, vars(r)["status"]) for r in caplog.records if r.name == "modelgate.request"]
+    assert records == [(logging.INFO, 401)]
+
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="modelgate")
+    via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.KEYS["bob"])))
+    records = [(r.levelno, vars(r)["status"]) for r in caplog.records if r.name == "modelgate.request"]
+    assert records == [(logging.DEBUG, 200)]
