@@ -85,7 +85,7 @@ def build_service(
     listings: TtlCache[ListingKey, Listing] = TtlCache(
         math.inf,
         settings.cache_max_entries,
-        weigh=lambda listing: len(listing.body),
+        weigh=Listing.weight,
         max_weight=LISTING_CACHE_BYTES,
     )
     resolver = CallerResolver(

@@ -48,18 +48,24 @@ class Document:
 
 
 class Listing(Document):
-    """The `/v1/models` answer for one (group version, token list); also answers single-model lookups."""
+    """The `/v1/models` answer for one (group version, token list); also answers single-model lookups.
 
-    __slots__ = ("_objects",)
+    Each model is serialized once; the list is those bytes joined, so it holds about twice the body in memory.
+    """
+
+    __slots__ = ("_models",)
 
     def __init__(self, members: list[Member]) -> None:
-        objects = [model_object(m.model_id, m.catalog) for m in members]
-        super().__init__(to_json({"object": "list", "data": objects}))
-        self._objects = {obj["id"]: obj for obj in objects}
+        self._models = {m.model_id: to_json(model_object(m.model_id, m.catalog)) for m in members}
+        super().__init__(b'{"object":"list","data":[' + b",".join(self._models.values()) + b"]}")
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return len(self._models)
+
+    def weight(self) -> int:
+        """Bytes held: the body and the per-model bytes (the gzip form is a fraction of that)."""
+        return 2 * len(self.body)
 
     def model(self, model_id: str) -> Document | None:
-        obj = self._objects.get(model_id)
-        return None if obj is None else Document(to_json(obj))
+        body = self._models.get(model_id)
+        return None if body is None else Document(body)
