@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -260,3 +261,18 @@ def test_samconfig_has_sane_deploy_defaults() -> None:
     assert deploy["confirm_changeset"] is True
     assert deploy["resolve_s3"] is True
     assert (ROOT / config["local_invoke"]["parameters"]["env_vars"]).is_file()
+
+
+def test_the_gateway_logs_every_request_without_paths_or_credentials(resources: dict[str, Any]) -> None:
+    """GIVEN the HTTP API WHEN its access log is read
+    THEN every request is recorded as JSON with its request id and status, into a log group with retention, and
+    the format names no raw path, header, query string or cookie (a key pasted there must not reach a log)."""
+    settings = resources["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert getatt(settings["DestinationArn"]) == "ApiAccessLogGroup.Arn"
+    assert "RetentionInDays" in resources["ApiAccessLogGroup"]["Properties"]
+    fields = json.loads(settings["Format"])
+    assert fields["requestId"] == "$context.requestId"
+    assert fields["status"] == "$context.status"
+    variables = " ".join(fields.values())
+    for leak in ("$context.path", "$request.header", "$request.querystring", "$context.authorizer", "cookie"):
+        assert leak not in variables
