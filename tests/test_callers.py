@@ -6,8 +6,10 @@ The core reads through its Directory port; these tests give it an in-memory one 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -37,25 +39,36 @@ OWNER_MISSING = "sk-qrOWNERMISSING000000000000000000000000000000000qrst"
 UNKNOWN = "sk-stUNKNOWN00000000000000000000000000000000000000mnop"
 
 
-def _token(token_id: str, user_id: str, *, models: tuple[str, ...] | None = None, **rest: object) -> Token:
-    enabled = bool(rest.get("enabled", True))
-    expires_at = rest.get("expires_at")
-    assert expires_at is None or isinstance(expires_at, float)
-    return Token(token_id, user_id, token_id, models, enabled, expires_at)
+def _token(
+    token_id: str,
+    user_id: str,
+    *,
+    models: tuple[str, ...] | None = None,
+    status: str = "enabled",
+    expires_at: float | None = None,
+    networks: tuple[str, ...] | None = None,
+    group: str | None = None,
+) -> Token:
+    parsed = None if networks is None else tuple(ipaddress.ip_network(n) for n in networks)
+    return Token(token_id, user_id, token_id, models, status, expires_at, parsed, group)
 
 
 @dataclass
 class MemoryDirectory:
     """The Directory port over dicts; `lookups` records every read, in order."""
 
-    tokens: dict[str, Token] = field(default_factory=dict)
+    tokens_by_hash: dict[str, Token] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, GroupView] = field(default_factory=dict)
     lookups: list[tuple[str, str]] = field(default_factory=list)
 
     def token(self, key_hash: str) -> Token | None:
         self.lookups.append(("token", key_hash))
-        return self.tokens.get(key_hash)
+        return self.tokens_by_hash.get(key_hash)
+
+    def tokens(self, key_hashes: Sequence[str]) -> Mapping[str, Token]:
+        self.lookups.append(("tokens", ",".join(key_hashes)))
+        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}
 
     def user(self, user_id: str) -> User | None:
         self.lookups.append(("user", user_id))
@@ -72,7 +85,7 @@ def directory() -> MemoryDirectory:
         FULL: _token("tok_full", "alice"),
         LIMITED: _token("tok_limited", "alice", models=("davinci", "gpt-4o")),
         EMPTY: _token("tok_empty", "alice", models=()),
-        DISABLED: _token("tok_disabled", "alice", enabled=False),
+        DISABLED: _token("tok_disabled", "alice", status="disabled"),
         EXPIRED: _token("tok_expired", "alice", expires_at=NOW - 1),
         EXPIRES_NOW: _token("tok_now", "alice", expires_at=NOW),
         EXPIRES_SOON: _token("tok_soon", "alice", expires_at=NOW + 1),
@@ -85,7 +98,7 @@ def directory() -> MemoryDirectory:
         "carol": User("carol", "vip", False),
         "dave": User("dave", "basic", True, sessions_valid_after=NOW - 100),
     }
-    return MemoryDirectory(tokens={keys.key_hash(k): t for k, t in tokens.items()}, users=users)
+    return MemoryDirectory(tokens_by_hash={keys.key_hash(k): t for k, t in tokens.items()}, users=users)
 
 
 def resolver(directory: MemoryDirectory, *, anonymous: bool = True, sessions: bool = True) -> CallerResolver:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -285,6 +285,9 @@ class _BrokenDirectory:
     """A Directory with a bug: every read raises an unexpected exception that quotes a key."""
 
     def token(self, key_hash: str) -> Token | None:
+        raise RuntimeError(f"bug while reading {world.KEYS['full']}")
+
+    def tokens(self, key_hashes: Sequence[str]) -> Mapping[str, Token]:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
     def user(self, user_id: str) -> User | None:

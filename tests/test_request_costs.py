@@ -192,3 +192,33 @@ def test_an_unchanged_group_reread_after_the_ttl_is_neither_decoded_nor_rendered
     assert [sent for _, sent in calls] == [COLD_KEY_CALL] * 3
     assert len({response.headers["etag"] for response, _ in calls}) == 1
     assert (len(decoded), len(rendered)) == (1, 1)
+
+
+@pytest.mark.parametrize("form", ["bare", "suffixed"])
+def test_a_one_api_form_of_a_key_costs_the_same_three_requests_cold_and_none_warm(
+    world: BenchWorld, function: Function, form: str
+) -> None:
+    """GIVEN a cold container WHEN a key is sent in another of one-api's forms (`<key>`, `sk-<key>-<suffix>`)
+    THEN one BatchGetItem asks for the key as sent and for sk-<key> at once, then the user and the view: still three
+    requests; and again warm, none."""
+    key = world.keys[BIG]["a"]
+    sent_key = key.removeprefix("sk-") if form == "bare" else f"{key}-7"
+
+    cold, cold_sent = function.call(headers=bearer(sent_key))
+    warm, warm_sent = function.call(headers=bearer(sent_key))
+
+    assert (cold.status, cold_sent) == (200, ["BatchGetItem", "GetItem", "Query"])
+    assert (warm.status, warm_sent) == (200, [])
+    assert len(cold.json()["data"]) == len(warm.json()["data"]) == BIG
+
+
+def test_an_unknown_key_in_a_one_api_form_costs_one_request_then_none(function: Function) -> None:
+    """GIVEN a cold container WHEN an unknown bare 48-character key lists twice
+    THEN 401 both times: one BatchGetItem of its two readings the first time, nothing the second (absence cached)."""
+    unknown = bearer("unknown".ljust(48, "0"))
+
+    first, first_sent = function.call(headers=unknown)
+    second, second_sent = function.call(headers=unknown)
+
+    assert (first.status, first_sent) == (401, ["BatchGetItem"])
+    assert (second.status, second_sent) == (401, [])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from handler.core import keys
-from handler.core.errors import NotAuthenticated
+from handler.core.errors import AccessDenied, NotAuthenticated
 from handler.core.ports import Directory, SessionVerifier
-from handler.core.records import User
+from handler.core.records import DISABLED, EXHAUSTED, Token, User
 
 DEFAULT_GROUP = "default"
 
@@ -18,6 +19,7 @@ MISSING_KEY = (
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 )
 MALFORMED_HEADER = "Malformed Authorization header. Send exactly one: Authorization: Bearer YOUR_KEY."
+REFUSED_BECAUSE = {DISABLED: "This API key has been disabled", EXHAUSTED: "This API key is out of quota"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,10 @@ class CallerResolver:
         self._anonymous_access = anonymous_access
         self._clock = clock
 
-    def resolve(self, authorization: Sequence[str], cookie_header: str | None) -> Caller:
+    def resolve(self, authorization: Sequence[str], cookie_header: str | None, client_ip: str | None = None) -> Caller:
+        """`client_ip`: the peer address (API Gateway's source IP), never a forwarded header; None when unknown."""
         if authorization:
-            return self._key_caller(authorization)
+            return self._key_caller(authorization, client_ip)
         user = self._session_user(cookie_header)
         if user is not None:
             return Caller("session", user.group, user_id=user.user_id)
@@ -71,24 +74,40 @@ class CallerResolver:
             raise NotAuthenticated(MISSING_KEY, code=None)
         return Caller("anonymous", DEFAULT_GROUP)
 
-    def _key_caller(self, authorization: Sequence[str]) -> Caller:
+    def _key_caller(self, authorization: Sequence[str], client_ip: str | None) -> Caller:
         scheme, _, key = authorization[0].strip().partition(" ")
         key = key.strip()
         if len(authorization) != 1 or scheme.lower() != "bearer" or not key:
             raise NotAuthenticated(MALFORMED_HEADER, code="invalid_api_key")
         if not keys.is_well_formed(key):
             raise _refused(key, "Incorrect API key provided")
-        token = self._directory.token(keys.key_hash(key))
+        token = self._token(key)
         if token is None:
             raise _refused(key, "Incorrect API key provided")
         if not token.enabled:
-            raise _refused(key, "This API key has been disabled")
+            raise _refused(key, REFUSED_BECAUSE.get(token.status, "This API key has expired"))
         if token.expires_at is not None and token.expires_at <= self._clock():
             raise _refused(key, "This API key has expired")
+        if token.networks is not None and not _admits(token, client_ip):
+            raise AccessDenied(
+                f"This API key may not be used from this address ({client_ip or 'unknown'}): {keys.mask(key)}.",
+                code="ip_not_allowed",
+            )
         owner = self._directory.user(token.user_id)
         if owner is None or not owner.enabled:
             raise _refused(key, "The account that owns this API key is disabled")
-        return Caller("key", owner.group, token.models, token_id=token.token_id, user_id=owner.user_id)
+        group = token.group or owner.group
+        return Caller("key", group, token.models, token_id=token.token_id, user_id=owner.user_id)
+
+    def _token(self, key: str) -> Token | None:
+        """The key's token as sent; failing that, for a one-api form (`<key>`, `sk-<key>-<suffix>`), `sk-<key>`'s.
+        Both are asked in one round trip, and the key as sent wins."""
+        alternate = keys.one_api_form(key)
+        if alternate is None:
+            return self._directory.token(keys.key_hash(key))
+        sent, canonical = keys.key_hash(key), keys.key_hash(alternate)
+        found = self._directory.tokens((sent, canonical))
+        return found.get(sent) or found.get(canonical)
 
     def _session_user(self, cookie_header: str | None) -> User | None:
         """The logged-in user, or None: an absent, tampered, expired, revoked or ambiguous session is no session."""
@@ -104,3 +123,16 @@ class CallerResolver:
         if user is None or not user.enabled or session.issued_at < user.sessions_valid_after:
             return None
         return user
+
+
+def _admits(token: Token, client_ip: str | None) -> bool:
+    """Whether the client's address is inside one of the token's networks. An unknown address is outside."""
+    if client_ip is None or token.networks is None:
+        return token.networks is None
+    try:
+        address = ipaddress.ip_address(client_ip.partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    return any(address in network for network in token.networks)

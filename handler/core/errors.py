@@ -16,6 +16,15 @@ class NotAuthenticated(ModelgateError):
         self.code = code
 
 
+class AccessDenied(ModelgateError):
+    """The credential is good but may not be used from here (an IP allow-list): 403, never a list."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
 class ModelNotFound(ModelgateError):
     """The model does not exist, or this caller may not see it (the two are indistinguishable on purpose)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 
@@ -12,6 +13,8 @@ MAX_LENGTH = 256  # longer keys are refused before any lookup
 MIN_MASKED_LENGTH = 24  # shorter keys are masked whole
 _ALPHABET = string.ascii_letters + string.digits
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
+# one-api stores 48 letters and digits without `sk-`; its clients send `sk-<key>`, `<key>` and `sk-<key>-<suffix>`.
+_ONE_API_FORM = re.compile(r"(?:sk-)?([A-Za-z0-9]{48})(?:-[!-~]+)?")
 
 
 def generate() -> str:
@@ -22,6 +25,15 @@ def generate() -> str:
 def key_hash(key: str) -> str:
     """The store's lookup key. Keys are high-entropy, so an unsalted SHA-256 is the right tool."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def one_api_form(key: str) -> str | None:
+    """The `sk-<key>` that a one-api key sent in another of its forms stands for; None when it has no other form."""
+    match = _ONE_API_FORM.fullmatch(key)
+    if match is None:
+        return None
+    canonical = PREFIX + match.group(1)
+    return None if canonical == key else canonical
 
 
 def is_well_formed(key: str) -> bool:

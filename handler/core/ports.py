@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from handler.core.records import GroupView, Token, User
@@ -12,6 +13,10 @@ class Directory(Protocol):
     """Read-only lookups. Each returns None when the record does not exist and raises StoreUnavailable on a fault."""
 
     def token(self, key_hash: str) -> Token | None: ...
+
+    def tokens(self, key_hashes: Sequence[str]) -> Mapping[str, Token]:
+        """Several tokens in one round trip, by hash; the absent ones are left out."""
+        ...
 
     def user(self, user_id: str) -> User | None: ...
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
+
+Network = IPv4Network | IPv6Network
+# A token's status. Only `enabled` is admitted; the others say why a key is refused.
+ENABLED, DISABLED, EXPIRED, EXHAUSTED = "enabled", "disabled", "expired", "exhausted"
+TOKEN_STATUSES = (ENABLED, DISABLED, EXPIRED, EXHAUSTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,8 +21,14 @@ class Token:
     user_id: str
     name: str
     models: tuple[str, ...] | None  # None: no limit; (): no models
-    enabled: bool
+    status: str  # one of TOKEN_STATUSES
     expires_at: float | None  # epoch seconds
+    networks: tuple[Network, ...] | None = None  # client addresses it may be used from; None: anywhere
+    group: str | None = None  # a group that replaces its owner's (new-api's token group)
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == ENABLED
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from handler.core.errors import StoreUnavailable
@@ -55,6 +55,30 @@ class CachedDirectory:
 
     def token(self, key_hash: str) -> Token | None:
         return self._read(self._tokens, key_hash, self._inner.token, "token")
+
+    def tokens(self, key_hashes: Sequence[str]) -> Mapping[str, Token]:
+        """Only the hashes not cached go to the store, in one request; each answer is cached, absence included."""
+        found: dict[str, Token] = {}
+        missing = []
+        for key_hash in key_hashes:
+            hit = self._tokens.get(key_hash)
+            if hit is MISSING:
+                missing.append(key_hash)
+            elif hit is not None:
+                found[key_hash] = hit
+        if not missing:
+            return found
+        try:
+            loaded = self._inner.tokens(missing)
+        except StoreUnavailable:
+            stale = {key_hash: self._tokens.get_stale(key_hash, self._stale_if_error) for key_hash in missing}
+            if any(value is MISSING for value in stale.values()):
+                raise
+            log.warning("store unavailable; serving a stale token record")
+            return found | {key_hash: value for key_hash, value in stale.items() if isinstance(value, Token)}
+        for key_hash in missing:
+            self._tokens.put(key_hash, loaded.get(key_hash))
+        return found | dict(loaded)
 
     def user(self, user_id: str) -> User | None:
         return self._read(self._users, user_id, self._inner.user, "user")

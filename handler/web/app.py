@@ -34,7 +34,9 @@ def _current_caller(request: Request) -> callers.Caller:
     # Called directly, not through Depends: FastAPI's dependency solving costs more than the whole lookup.
     headers = request.headers
     cookie = "; ".join(headers.getlist("cookie")) or None
-    caller = _service(request).resolver.resolve(headers.getlist("authorization"), cookie)
+    # The peer address: Mangum sets it from API Gateway's source IP, uvicorn from the socket. Never X-Forwarded-For.
+    client_ip = request.client.host if request.client else None
+    caller = _service(request).resolver.resolve(headers.getlist("authorization"), cookie, client_ip)
     request.state.caller = caller
     return caller
 

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
-from handler.core.errors import ModelNotFound, NotAuthenticated, StoreUnavailable
+from handler.core.errors import AccessDenied, ModelNotFound, NotAuthenticated, StoreUnavailable
 from handler.core.listing import to_json
 from handler.web.requestlog import log_request
 
@@ -48,6 +48,11 @@ def error_response(
 async def _not_authenticated(request: Request, error: Exception) -> Response:
     assert isinstance(error, NotAuthenticated)
     return error_response(request, 401, error.message, code=error.code)
+
+
+async def _access_denied(request: Request, error: Exception) -> Response:
+    assert isinstance(error, AccessDenied)
+    return error_response(request, 403, error.message, type_="permission_error", code=error.code)
 
 
 async def _model_not_found(request: Request, error: Exception) -> Response:
@@ -89,6 +94,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
+    app.add_exception_handler(AccessDenied, _access_denied)
     app.add_exception_handler(ModelNotFound, _model_not_found)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(HTTPException, _http_error)
