@@ -1,0 +1,158 @@
+"""Keys (tokens): stored by the hash of the key, found by their public id, never shown whole."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from handler.core import keys
+from handler.store import layout
+from infra.registry.reads import Reads
+from infra.registry.records import ENABLED, TokenRecord, item_key, record_key, to_item
+from infra.registry.writes import Refused
+
+# Expired tokens stay listable for a while, then DynamoDB's TTL removes them.
+PURGE_AFTER_EXPIRY_SECONDS = 30 * 86_400
+
+
+def new_token_id() -> str:
+    return "tok_" + secrets.token_hex(8)
+
+
+class Keys(Reads):
+    def _token_update(
+        self,
+        key: str,
+        *,
+        user_id: str,
+        name: str,
+        models: Sequence[str] | None,
+        status: str,
+        expires_at: float | None,
+        token_id: str,
+        now: int,
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":u": user_id,
+            ":n": name,
+            ":s": status,
+            ":id": token_id,
+            ":lp": layout.LISTS[layout.TOKEN],
+            ":hint": keys.mask(key),
+            ":now": Decimal(now),
+        }
+        sets = [
+            "user_id = :u",
+            "#n = :n",
+            "#s = :s",
+            "token_id = if_not_exists(token_id, :id)",
+            "gsi1pk = :lp",
+            "gsi1sk = if_not_exists(gsi1sk, :id)",
+            "key_hint = :hint",
+            "created_at = if_not_exists(created_at, :now)",
+        ]
+        removes = []
+        if models is None:
+            removes.append("models")
+        else:
+            sets.append("models = :m")
+            values[":m"] = list(models)
+        if expires_at is None:
+            removes.extend(["expires_at", layout.TTL_ATTRIBUTE])
+        else:
+            sets.extend(["expires_at = :e", f"{layout.TTL_ATTRIBUTE} = :p"])
+            values[":e"] = Decimal(str(expires_at))
+            values[":p"] = Decimal(int(expires_at) + PURGE_AFTER_EXPIRY_SECONDS)
+        return {
+            "TableName": self.table,
+            "Key": item_key(layout.token_key(keys.key_hash(key))),
+            "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+            "ExpressionAttributeNames": {"#n": "name", "#s": "status"},
+            "ExpressionAttributeValues": to_item(values),
+        }
+
+    def put_token(
+        self,
+        key: str,
+        *,
+        user_id: str,
+        name: str = "",
+        models: Sequence[str] | None = None,
+        status: str = ENABLED,
+        expires_at: float | None = None,
+        token_id: str | None = None,
+    ) -> str:
+        """Create or update the token of `key` (stored only as its hash; apply's way). Returns its public id."""
+        update = self._token_update(
+            key,
+            user_id=user_id,
+            name=name,
+            models=models,
+            status=status,
+            expires_at=expires_at,
+            token_id=token_id or new_token_id(),
+            now=int(time.time()),
+        )
+        response = self.update_one({**update, "ReturnValues": "ALL_NEW"})
+        return str(response["Attributes"]["token_id"]["S"])
+
+    def create_token(
+        self,
+        key: str,
+        *,
+        user_id: str,
+        name: str = "",
+        models: Sequence[str] | None = None,
+        expires_at: float | None = None,
+    ) -> TokenRecord:
+        """A new enabled key of an enabled user, in one transaction that re-checks the user."""
+        if self.user(user_id).get("status") != ENABLED:
+            raise Refused(f"user {user_id!r} is disabled; enable them before giving them a key")
+        token = TokenRecord(
+            token_id=new_token_id(),
+            user_id=user_id,
+            name=name,
+            models=None if models is None else list(models),
+            status=ENABLED,
+            expires_at=expires_at,
+            created_at=int(time.time()),
+            key_hint=keys.mask(key),
+        )
+        update = self._token_update(
+            key,
+            user_id=user_id,
+            name=name,
+            models=models,
+            status=ENABLED,
+            expires_at=expires_at,
+            token_id=token.token_id,
+            now=int(token.created_at),
+        )
+        update["ConditionExpression"] = "attribute_not_exists(pk)"
+        self.transact([self.exists_check(layout.user_key(user_id), status=ENABLED), {"Update": update}])
+        return token
+
+    def set_token_status(self, token_id: str, status: str) -> TokenRecord:
+        """Enable or disable a key found by its public id (through gsi1), updated by its table key."""
+        record = self._token_item(token_id)
+        condition = "attribute_exists(#pk) AND #token_id = :token_id"
+        update = self.update_action(record_key(record), {"status": status}, condition)
+        update["ExpressionAttributeNames"]["#token_id"] = "token_id"
+        update["ExpressionAttributeValues"][":token_id"] = {"S": token_id}
+        self.transact([{"Update": update}])
+        return TokenRecord.of({**record, "status": status})
+
+    def delete_token(self, token_id: str) -> TokenRecord:
+        record = self._token_item(token_id)
+        delete = {
+            "TableName": self.table,
+            "Key": item_key(record_key(record)),
+            "ConditionExpression": "#token_id = :token_id",
+            "ExpressionAttributeNames": {"#token_id": "token_id"},
+            "ExpressionAttributeValues": {":token_id": {"S": token_id}},
+        }
+        self.transact([{"Delete": delete}])
+        return TokenRecord.of(record)

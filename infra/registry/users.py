@@ -1,0 +1,89 @@
+"""Users: who holds keys, which group they belong to, whether they are enabled."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from handler.store import layout
+from infra.registry.reads import Reads
+from infra.registry.records import ENABLED, item_key, record_key, to_item
+from infra.registry.writes import Refused
+
+
+class Users(Reads):
+    def _user_update(self, user_id: str, group: str, status: str) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": item_key(layout.user_key(user_id)),
+            "UpdateExpression": (
+                "SET #g = :g, #s = :s, user_id = :id, gsi1pk = :lp, gsi1sk = :id, "
+                "created_at = if_not_exists(created_at, :now)"
+            ),
+            "ExpressionAttributeNames": {"#g": "group", "#s": "status"},
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":g": group,
+                    ":s": status,
+                    ":id": user_id,
+                    ":lp": layout.LISTS[layout.USER],
+                    ":now": Decimal(int(time.time())),
+                }
+            ),
+        }
+
+    def put_user(self, user_id: str, group: str, status: str = ENABLED) -> None:
+        """Create or update a user (apply's way: the seed is the truth)."""
+        self.update_one(self._user_update(user_id, group, status))
+
+    def _require_group(self, name: str) -> None:
+        if self.get(layout.group_key(name)) is None:
+            raise Refused(f"unknown group {name!r}")
+
+    def user(self, user_id: str) -> dict[str, Any]:
+        record = self.get(layout.user_key(user_id))
+        if record is None:
+            raise Refused(f"unknown user {user_id!r}")
+        return record
+
+    def create_user(self, user_id: str, group: str) -> None:
+        """A new enabled user. Refused for an existing id, an unknown group, or keys left by a former user of that
+        id (they would work again)."""
+        if self.get(layout.user_key(user_id)) is not None:
+            raise Refused(f"user {user_id!r} already exists")
+        self._require_group(group)
+        leftover = [t.token_id for t in self.tokens(user_id)]
+        if leftover:
+            raise Refused(
+                f"keys of a former user {user_id!r} still exist and would work again: {', '.join(leftover)} "
+                "(delete them with `modelgate key delete`)"
+            )
+        update = self._user_update(user_id, group, ENABLED)
+        update["ConditionExpression"] = "attribute_not_exists(pk)"
+        self.transact([self.exists_check(layout.group_key(group)), {"Update": update}])
+
+    def update_user(self, user_id: str, *, group: str | None = None, status: str | None = None) -> None:
+        """Move a user to another group, or enable or disable them."""
+        self.user(user_id)
+        sets: dict[str, Any] = {}
+        actions: list[Any] = []
+        if group is not None:
+            self._require_group(group)
+            sets["group"] = group
+            actions.append(self.exists_check(layout.group_key(group)))
+        if status is not None:
+            sets["status"] = status
+        actions.append({"Update": self.update_action(layout.user_key(user_id), sets, "attribute_exists(#pk)")})
+        self.transact(actions)
+
+    def delete_user(self, user_id: str, *, with_tokens: bool) -> list[str]:
+        """Drop a user, and with_tokens their keys too, in one transaction. The ids of the keys dropped."""
+        self.user(user_id)
+        tokens = [self._token_item(t.token_id) for t in self.tokens(user_id)] if with_tokens else []
+        actions: list[Any] = [
+            {"Delete": {"TableName": self.table, "Key": item_key(layout.user_key(user_id))}},
+            *({"Delete": {"TableName": self.table, "Key": item_key(record_key(t))}} for t in tokens),
+        ]
+        self.transact(actions)
+        return [t["token_id"] for t in tokens]

@@ -1,0 +1,110 @@
+"""The one layer that sends writes: batches with unprocessed items retried, and transactions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from handler.store import layout
+from infra.registry.records import item_key, to_item
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+TRANSACTION_LIMIT = 100
+MAX_BATCH_ATTEMPTS = 8
+
+
+class RegistryError(Exception):
+    """A write could not complete (DynamoDB kept throttling, say). Batched writes may be re-run: they are idempotent."""
+
+
+class Refused(RegistryError):
+    """The table's state forbids the change (unknown, duplicate, still in use); nothing was written."""
+
+
+class Table:
+    """The table, as the registry's jobs share it: one client, one name, and the ways to send many items."""
+
+    def __init__(self, client: DynamoDBClient, table: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.table = table
+        self._sleep = sleep
+
+    def batch_get(self, keys: Sequence[Mapping[str, str]], what: str) -> list[dict[str, Any]]:
+        """Items by key (those that exist), 100 a request, consistently, retrying unprocessed keys with backoff."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = keys[start : start + BATCH_GET_LIMIT]
+            request: dict[str, Any] = {self.table: {"Keys": [item_key(k) for k in chunk], "ConsistentRead": True}}
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                found.extend(response.get("Responses", {}).get(self.table, []))
+                request = dict(response.get("UnprocessedKeys") or {})
+                if not request:
+                    break
+                self._sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RegistryError(f"DynamoDB kept throttling the {what} read; try again")
+        return found
+
+    def batch_write(self, requests: Sequence[Mapping[str, Any]], progress: Callable[[int], None] | None = None) -> None:
+        """Put or delete many items, 25 a request, retrying unprocessed items with backoff."""
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            pending: list[Any] = list(requests[start : start + BATCH_WRITE_LIMIT])
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.client.batch_write_item(RequestItems={self.table: pending})
+                pending = list((response.get("UnprocessedItems") or {}).get(self.table, []))
+                if not pending:
+                    break
+                self._sleep(min(0.05 * 2**attempt, 2.0))
+            else:
+                raise RegistryError("DynamoDB kept throttling the batch write; re-run it (it is idempotent)")
+            if progress is not None:
+                progress(min(start + BATCH_WRITE_LIMIT, len(requests)))
+
+    def transact(self, actions: Sequence[Mapping[str, Any]]) -> None:
+        if not actions:
+            return
+        if len(actions) > TRANSACTION_LIMIT:
+            raise Refused(f"the change spans {len(actions)} items, over the {TRANSACTION_LIMIT} of one transaction")
+        try:
+            self.client.transact_write_items(TransactItems=list(actions))  # type: ignore[arg-type]
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = sorted({r.get("Code", "") for r in error.response.get("CancellationReasons", [])} - {"None"})
+            raise Refused(
+                f"the table changed while this ran ({', '.join(reasons)}); nothing was written, try again"
+            ) from None
+
+    def update_one(self, update: Mapping[str, Any]) -> Any:
+        """One UpdateItem outside a transaction. Its response (ReturnValues, when asked for)."""
+        return self.client.update_item(**update)
+
+    def update_action(self, key: Mapping[str, str], sets: Mapping[str, Any], condition: str) -> dict[str, Any]:
+        """An Update action setting plain attributes, on the condition given (names as #a, values as :a)."""
+        names = {f"#{name}": name for name in sets} | ({"#pk": layout.PK} if "#pk" in condition else {})
+        return {
+            "TableName": self.table,
+            "Key": item_key(key),
+            "UpdateExpression": "SET " + ", ".join(f"#{name} = :{name}" for name in sets),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item({f":{name}": value for name, value in sets.items()}),
+        }
+
+    def exists_check(self, key: Mapping[str, str], *, status: str | None = None) -> Any:
+        """A ConditionCheck that the item exists (and has this status): re-checked when the transaction commits."""
+        check: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": item_key(key),
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": layout.PK},
+        }
+        if status is not None:
+            check["ConditionExpression"] += " AND #s = :s"
+            check["ExpressionAttributeNames"]["#s"] = "status"
+            check["ExpressionAttributeValues"] = {":s": {"S": status}}
+        return {"ConditionCheck": check}
