@@ -112,6 +112,34 @@ def test_key_create_notes_models_the_group_lacks(cli: Cli) -> None:
     assert "note: group basic lacks gpt-4o; a key lists only what its user's group has" in run.err
 
 
+def test_key_create_accepts_a_custom_model_its_group_lists(cli: Cli, seeded: Registry) -> None:
+    # GIVEN alice in group vip, which lists `my-custom`, a model outside the catalog
+    assert "my-custom" in world.GROUPS["vip"]
+    assert seeded.catalog_entries(["my-custom"]) == {}
+
+    # WHEN a key names it beside a catalog model, without --allow-custom
+    run = cli("key", "create", "--user", "alice", "--models", "gpt-4o,my-custom", "--json")
+
+    # THEN it is created with both, and no note: the group has both
+    assert run.code == 0, run.err
+    assert seeded.token(json.loads(run.out)["id"]).models == ["gpt-4o", "my-custom"]
+    assert run.err == ""
+
+
+def test_key_create_needs_allow_custom_only_for_a_model_its_group_does_not_list(cli: Cli, seeded: Registry) -> None:
+    # GIVEN bob in group basic, which lists no `my-custom` WHEN a key names it without --allow-custom THEN refused
+    before = snapshot(seeded.client, TABLE)
+    run = cli("key", "create", "--user", "bob", "--models", "davinci,my-custom")
+    assert (run.code, run.out) == (2, "")
+    assert "not in the catalog: my-custom" in run.err
+    assert snapshot(seeded.client, TABLE) == before
+
+    # WHEN allowed THEN created, with the note that the group lacks it
+    run = cli("key", "create", "--user", "bob", "--models", "davinci,my-custom", "--allow-custom")
+    assert run.code == 0, run.err
+    assert "note: group basic lacks my-custom" in run.err
+
+
 def test_key_list_masks_every_key_and_shows_its_settings(cli: Cli, seeded: Registry) -> None:
     # WHEN alice's keys are listed as JSON
     listed = cli.json("key", "list", "--user", "alice")

@@ -61,9 +61,10 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"user {args.user!r} is disabled; enable them before giving them a key")
     models = None if args.models is None else model_list(args.models)
     if models:
-        require_catalog(ctx, models, allow_custom=args.allow_custom)
         group = ctx.registry.group_models(user["group"]) or []
         outside = [m for m in models if m not in group]
+        # A model the group lists is the group's to give, catalog or custom; only others need --allow-custom.
+        require_catalog(ctx, models, allow_custom=args.allow_custom, named=outside)
         if outside:
             lacks = f"group {user['group']} lacks {', '.join(outside)}"
             ctx.info(f"note: {lacks}; a key lists only what its user's group has")
@@ -143,7 +144,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help='comma-separated model ids the key lists (within its group); default: all of the group\'s; "" for none',
     )
     created.add_argument("--expires", help="a duration from now (30d, 12h) or a date (2027-01-01)")
-    created.add_argument("--allow-custom", action="store_true", help="allow --models ids not in the catalog")
+    created.add_argument(
+        "--allow-custom",
+        action="store_true",
+        help="allow --models ids neither in the catalog nor listed by the user's group",
+    )
     created.set_defaults(run=create)
 
     listed = actions.add_parser("list", help="list keys, masked", parents=[common])
