@@ -26,6 +26,7 @@ import openai
 import pytest
 import yaml
 
+from handler.core import keys
 from infra.local.embedded import free_port
 from infra.seed import load_seed
 from infra.table import create_table
@@ -34,11 +35,11 @@ from tests.support.server import http_dynamodb
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_SEED = ROOT / "infra" / "seeds" / "demo.yaml"
 DEMO_KEYS = {
-    "all": "sk-demo-alice-all-models-00000000000000000000000000000",
-    "limited": "sk-demo-alice-limited-0000000000000000000000000000000",
-    "disabled": "sk-demo-alice-disabled-000000000000000000000000000000",
-    "expired": "sk-demo-alice-expired-0000000000000000000000000000000",
-    "bob": "sk-demo-bob-000000000000000000000000000000000000000000",
+    "all": "sk-demo-alice-all-models-0000000000000000000000000-all",
+    "limited": "sk-demo-alice-limited-000000000000000000000000000-lim",
+    "disabled": "sk-demo-alice-disabled-00000000000000000000000000-off",
+    "expired": "sk-demo-alice-expired-000000000000000000000000000-exp",
+    "bob": "sk-demo-bob-00000000000000000000000000000000000000-bob",
 }
 # What the demo seed gives each caller: vip minus the disabled gpt-3.5-turbo-0301; my-finetune is custom.
 DEMO_VIP = ["gpt-4o", "gpt-4o-mini", "o3-mini", "meta-llama/Llama-3.1-8B-Instruct", "cushman:2020-05-03", "my-finetune"]
@@ -188,6 +189,12 @@ def test_serve_embedded_prints_the_demo_keys_and_a_curl_line_and_serves_the_demo
         assert_refused(served.base_url, DEMO_KEYS["disabled"])
         assert_refused(served.base_url, DEMO_KEYS["expired"])
         assert_clean_exit(served)
+
+
+def test_each_demo_key_masks_differently() -> None:
+    """GIVEN the demo seed's keys WHEN masked as lists and errors show them THEN no two look alike."""
+    masks = [keys.mask(token["key"]) for token in load_seed(DEMO_SEED).tokens]
+    assert len(set(masks)) == len(masks) == len(DEMO_KEYS), masks
 
 
 # -- an existing DynamoDB: apply, session create, serve --------------------------------------------------------------
