@@ -62,8 +62,52 @@ ensure_chromium() {
   fi
 }
 
+# A CPython 3.13 (infra/build/python313: $PYTHON313, python3.13 on PATH, pyenv's) compiles the artifact's bytecode
+# and runs it in the build tests and the cold start bench. Exports PYTHON313; CI (CI=true) fails without one.
+ensure_python313() {
+  if PYTHON313=$("$ROOT/infra/build/python313"); then
+    export PYTHON313
+  elif [ "${CI:-}" = true ]; then
+    echo "CPython 3.13 is required in CI for the artifact's bytecode: set PYTHON313 or install it with pyenv" >&2
+    return 1
+  else
+    unset PYTHON313
+    echo "no CPython 3.13 found: the artifact builds without bytecode and its bytecode tests are skipped" >&2
+  fi
+}
+
+# The AWS Lambda Runtime Interface Client (awslambdaric) on CPython 3.13, beside the boto3 the runtime provides:
+# the build tests and the cold start bench run the artifact under it. Exports its interpreter's path.
+LAMBDA_RIC_VERSION=4.2.2
+LAMBDA_BOTO3_VERSION=1.44.8
+ensure_lambda_ric() {
+  local venv="$ROOT/.cache/lambda-ric"
+  local stamp="$venv/.installed-$LAMBDA_RIC_VERSION-boto3-$LAMBDA_BOTO3_VERSION"
+  [ -n "${PYTHON313:-}" ] || return 0
+  if [ ! -f "$stamp" ]; then
+    say "installing awslambdaric $LAMBDA_RIC_VERSION and boto3 $LAMBDA_BOTO3_VERSION on Python 3.13 into .cache/lambda-ric"
+    rm -rf "$venv"
+    if "$PYTHON313" -m venv "$venv" && "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
+      --only-binary=:all: "awslambdaric==$LAMBDA_RIC_VERSION" "boto3==$LAMBDA_BOTO3_VERSION"; then
+      touch "$stamp"
+    else
+      rm -rf "$venv"
+    fi
+  fi
+  if [ -f "$stamp" ]; then
+    export MODELGATE_LAMBDA_RIC="$venv/bin/python"
+  elif [ "${CI:-}" = true ]; then
+    echo "awslambdaric could not be installed: the build tests run the artifact under it in CI" >&2
+    return 1
+  else
+    echo "awslambdaric could not be installed: the build tests that run under it are skipped" >&2
+  fi
+}
+
 ensure_test_tools() {
   ensure_sam_cli
   ensure_dynamodb_local
   ensure_chromium
+  ensure_python313
+  ensure_lambda_ric
 }

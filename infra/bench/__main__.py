@@ -111,7 +111,7 @@ def run_with_tables(report: Report, only: set[str], *, quick: bool) -> None:
         if "requests" in only:
             roundtrips.run(report, env, world, client)
         if "cold" in only:
-            cold.run(report, small_env, small.keys[min(SIZES)]["a"], quick=quick)
+            cold.run(report, endpoint_url, small.table, small.keys[min(SIZES)]["a"], quick=quick)
         if "artifact" in only:
             artifact.run(report, quick=quick)
         if "http" in only:

@@ -1,136 +1,199 @@
-"""Figure 3: cold init. A fresh Python process, from spawn until the handler has answered its first request,
-against the floor `import fastapi, mangum, boto3` plus one DynamoDB client, spawned the same way in the same run."""
+"""Figure 3: Lambda cold start. The artifact built for this machine (the same Makefile and lock, for x86_64), run
+by the AWS Lambda Runtime Interface Client on CPython 3.13 in a fresh read-only directory, as Lambda runs it:
+today's layout without bytecode, the artifact with it, and the import floor with it, alternating."""
 
 from __future__ import annotations
 
-import compileall
-import importlib.metadata
-import json
-import py_compile
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import boto3
+
+from infra.bench import artifact
+from infra.bench.cold_runtime import ColdStart, Launcher, RuntimeApi
 from infra.bench.events import http_api_event
 from infra.bench.report import Report, ratio
 from infra.bench.stats import human_time
+from infra.table import load_template
 
-TARGET_RATIO = 1.1
-ROOT = Path(__file__).resolve().parents[2]
-LOCK = ROOT / "infra" / "build" / "requirements.lock"
+NATIVE_PLATFORM = "manylinux2014_x86_64"
+FUNCTION = "ModelsFunction"
+REGION = "us-east-1"
+BYTECODE_TARGET = 0.75  # init with bytecode / init without
+FLOOR_TARGET = 1.1  # init with bytecode / the import floor's
+FLOOR_MODULE = "import_floor"
+# Every FastAPI + Mangum function on DynamoDB imports this much and makes one client, whatever it does.
+FLOOR_SOURCE = '''"""The import floor: fastapi, mangum, boto3 and one DynamoDB client, and nothing of modelgate."""
+import boto3
+import fastapi
+import mangum
 
-BARE = "print('ready', flush=True)"
-FLOOR = """
-import fastapi, mangum, boto3
-boto3.session.Session().client("dynamodb", region_name="us-east-1")
-print("ready", flush=True)
-"""
-# Lambda's INIT phase imports the handler module; the first invoke follows.
-OURS = """
-import json, os, sys, types
-import handler.wiring
-# Patient timeouts only: moto on a busy machine can exceed the deployed 0.6 s read timeout (a 503 here).
-handler.wiring.CLIENT_CONFIG.update(connect_timeout=5, read_timeout=30)
-import handler.main
-print("ready", flush=True)
-event = json.loads(os.environ["BENCH_EVENT"])
-response = handler.main.handler(event, types.SimpleNamespace(aws_request_id="cold-start"))
-print("answered", response["statusCode"], flush=True)
-"""
+assert fastapi and mangum
+client = boto3.session.Session().client("dynamodb")
 
 
-def _spawn(code: str, env: Mapping[str, str]) -> dict[str, int]:
-    """Nanoseconds from spawn to each line the child prints (`ready`, then `answered`)."""
-    start = time.perf_counter_ns()
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(env), stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    marks: dict[str, int] = {}
-    for line in child.stdout:
-        word, *rest = line.split()
-        marks[word] = time.perf_counter_ns() - start
-        if word == "answered" and rest != ["200"]:
-            raise RuntimeError(f"the first request was answered {rest}")
-    if child.wait() != 0:
-        raise RuntimeError("a cold-start child failed")
-    return marks
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"}
+'''
 
 
-def artifact_dependencies(into: Path, *, compiled: bool) -> None:
-    """The artifact's dependencies (requirements.lock) copied from this environment, as the artifact ships them
-    (sources only, pip --no-compile), or compiled the way a build could (unchecked-hash .pyc, never re-validated)."""
-    for line in LOCK.read_text().splitlines():
-        name = line.split("==")[0].strip()
-        if not name or name.startswith(("#", "-")):
-            continue
-        distribution = importlib.metadata.distribution(name)
-        root = Path(str(distribution.locate_file("")))
-        for top in {f.parts[0] for f in distribution.files or []} - {"..", "bin", "__pycache__"}:
-            source = root / top
-            if top.endswith(".dist-info") or not source.exists():
-                continue
-            target = into / top
-            if source.is_dir():
-                shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
-            else:
-                shutil.copy2(source, target)
-    if compiled:
-        mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-        compileall.compile_dir(into, quiet=1, workers=0, invalidation_mode=mode)
+def function_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The function's variables as template.yaml sets them (parameters at their defaults), then `overrides` (the
+    resources: table, secret, and the local endpoint)."""
+    template = load_template()
+    defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    variables = template["Resources"][FUNCTION]["Properties"].get("Environment", {}).get("Variables", {})
+    environment = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in defaults:
+            environment[name] = defaults[value["Ref"]]
+        elif not isinstance(value, dict):
+            environment[name] = str(value)
+    return {**environment, **overrides}
 
 
-def run(report: Report, env: Mapping[str, str], key: str, *, quick: bool) -> None:
-    event_env = {**env, "BENCH_EVENT": json.dumps(http_api_event(headers={"authorization": f"Bearer {key}"}))}
-    runs = 3 if quick else 5
-    with tempfile.TemporaryDirectory() as scratch:
-        # name: (code, environment); the artifact variants only in a full run (compiling them takes seconds).
-        children: dict[str, tuple[str, dict[str, str]]] = {"bare": (BARE, event_env), "floor": (FLOOR, event_env)}
-        children["ours"] = (OURS, event_env)
-        if not quick and LOCK.is_file():
-            for name in ("sources", "compiled"):
-                directory = Path(scratch) / name
-                artifact_dependencies(directory, compiled=name == "compiled")
-                children[name] = (FLOOR, {**env, "PYTHONPATH": str(directory), "PYTHONDONTWRITEBYTECODE": "1"})
-        samples: dict[str, list[int]] = {"init": [], "first": []}
-        for code, child_env in children.values():  # once each first, so every module's bytecode is cached alike
-            _spawn(code, child_env)
-        for _ in range(runs):
-            for name, (code, child_env) in children.items():
-                marks = _spawn(code, child_env)
-                if name == "ours":
-                    samples["init"].append(marks["ready"])
-                    samples["first"].append(marks["answered"])
-                else:
-                    samples.setdefault(name, []).append(marks["ready"])
-    median = {name: statistics.median(values) for name, values in samples.items()}
-    floor = median["floor"]
-    report.section(
-        "3. Cold init: a fresh process until the handler answered its first request",
-        f"median of {runs} spawns each, alternating; the first request is an API key call with a cold cache "
-        "(3 DynamoDB round trips to moto's server on loopback).",
+def lambda_environment(endpoint_url: str, table: str, secret_arn: str) -> dict[str, str]:
+    """What Lambda's python3.13 runtime gives the process (minus the Runtime API address, added per start), and the
+    template's variables aimed at moto on loopback. Nothing from this machine's environment or ~/.aws."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+        "AWS_LAMBDA_FUNCTION_NAME": "modelgate-bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_VERSION": "1",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "INFO",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/modelgate-bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[1]bench",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        # The session secret's client has no endpoint setting of ours: keep it on loopback too.
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoint_url,
+        **function_environment(
+            {"TABLE_NAME": table, "DYNAMODB_ENDPOINT_URL": endpoint_url, "SESSION_SECRET_ARN": secret_arn}
+        ),
+    }
+
+
+def session_secret(endpoint_url: str) -> str:
+    """The stack's session secret, in moto: the function is given its ARN, as the template does."""
+    client = boto3.client(
+        "secretsmanager",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106  # moto on loopback takes any
     )
-    report.row("", "median", "min", "vs floor")
+    created = client.create_secret(Name="modelgate-bench-session", SecretString="s" * 64)
+    return str(created["ARN"])
+
+
+def compile_313(python: str, *paths: Path) -> None:
+    command = [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", *map(str, paths)]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+
+
+def task_templates(scratch: Path, python: str) -> tuple[dict[str, tuple[Path, str]], str | None]:
+    """{variant: (task directory, handler)} from one native build, or an error text. The build compiles its .pyc
+    (the Makefile finds the same CPython 3.13); today's layout is that build without them."""
+    built = scratch / "bytecode"
+    error = artifact.build(built, platform=NATIVE_PLATFORM)
+    if error is not None:
+        return {}, error
+    if not any(built.rglob("*.cpython-313.pyc")):
+        return {}, "the build compiled no bytecode"
+    sources = scratch / "sources"
+    shutil.copytree(built, sources, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    floor = scratch / "floor"
+    shutil.copytree(built, floor, symlinks=True, ignore=shutil.ignore_patterns("handler"))
+    (floor / f"{FLOOR_MODULE}.py").write_text(FLOOR_SOURCE)
+    compile_313(python, floor / f"{FLOOR_MODULE}.py")
+    handler = "handler.main.handler"
+    variants = {
+        "floor": (floor, f"{FLOOR_MODULE}.handler"),
+        "sources": (sources, handler),
+        "bytecode": (built, handler),
+    }
+    return variants, None
+
+
+def _spread(values: list[int]) -> str:
+    return f"{min(values) / 1e6:.0f}–{max(values) / 1e6:.0f} ms"
+
+
+def run(report: Report, endpoint_url: str, table: str, key: str, *, quick: bool) -> None:
+    runs = 3 if quick else 7
+    report.section(
+        "3. Lambda cold start: the artifact under the Lambda runtime client, read-only, no warm __pycache__",
+        f"x86_64 build of the same lock and Makefile; CPython 3.13; a fresh read-only copy per start; {runs} starts "
+        "per variant, alternating. Init: process start → first `next` (Init Duration); first invoke: event → "
+        "response, an API key with a cold cache (3 DynamoDB round trips to moto on loopback).",
+    )
+    figure = "Lambda cold start: init with .pyc"
+    event: dict[str, Any] = http_api_event(headers={"authorization": f"Bearer {key}"})
+    try:
+        environment = lambda_environment(endpoint_url, table, session_secret(endpoint_url))
+        with tempfile.TemporaryDirectory() as scratch, RuntimeApi() as api:
+            launcher = Launcher(api, environment)
+            variants, error = task_templates(Path(scratch), launcher.python)
+            if error is not None:
+                raise LookupError(f"the x86_64 build failed: {error}")
+            samples: dict[str, list[ColdStart]] = {name: [] for name in variants}
+            for round_number in range(runs + 1):  # the first round only warms the OS's file cache
+                for name, (template, handler) in variants.items():
+                    started = launcher.cold_start(template, handler, event)
+                    if started.response.get("statusCode") != 200:
+                        raise RuntimeError(f"{name} answered {started.response.get('statusCode')}")
+                    if round_number:
+                        samples[name].append(started)
+    except LookupError as error:
+        report.line(f"not measured: {error}")
+        report.target(figure, "not measured", f"≤ {BYTECODE_TARGET}× without, ≤ {FLOOR_TARGET}× floor", None)
+        return
+    report.line(f"runtime: {launcher.runtime} on {launcher.python}")
+    init = {name: [s.init_ns for s in values] for name, values in samples.items()}
+    first = {name: [s.first_invoke_ns for s in values] for name, values in samples.items()}
+    median = {name: statistics.median(values) for name, values in init.items()}
+    report.row("", "median", "min–max", "vs floor")
     rows = [
-        ("python -c pass (the interpreter alone)", "bare"),
-        ("floor: import fastapi, mangum, boto3 + 1 client", "floor"),
-        ("modelgate init: import handler.main", "init"),
-        ("modelgate: init + first request answered", "first"),
-        ("floor, artifact deps as shipped (no .pyc)", "sources"),
-        ("floor, artifact deps with unchecked-hash .pyc", "compiled"),
+        ("init: import floor, with .pyc", "floor"),
+        ("init: today's layout, no .pyc", "sources"),
+        ("init: the artifact, with .pyc", "bytecode"),
     ]
     for label, name in rows:
-        if name not in median:
-            continue
         note = ""
-        if name == "first":
-            met = median[name] <= TARGET_RATIO * floor
-            value = ratio(median[name], floor) + " floor"
-            note = report.target("cold init to first answer", value, "≤ 1.1× floor", met)
-        elif name == "sources":
-            report.line("The artifact's dependencies (infra/build/requirements.lock), copied from this environment:")
-        cells = (human_time(median[name]), human_time(min(samples[name])), ratio(median[name], floor))
+        if name == "bytecode":
+            met = median["bytecode"] <= FLOOR_TARGET * median["floor"]
+            note = report.target("Lambda init with .pyc vs floor", ratio(median[name], median["floor"]), "≤ 1.1×", met)
+        cells = (human_time(median[name]), _spread(init[name]), ratio(median[name], median["floor"]))
         report.row("  " + label, *cells, note=note)
+    met = median["bytecode"] <= BYTECODE_TARGET * median["sources"]
+    value = ratio(median["bytecode"], median["sources"])
+    note = report.target("Lambda init with .pyc vs without", value, f"≤ {BYTECODE_TARGET}×", met)
+    report.row("  init with .pyc / without", "", "", value, note=note)
+    report.row("", "median", "min–max", "vs no .pyc")
+    first_median = {name: statistics.median(values) for name, values in first.items()}
+    for label, name in (("first invoke: no .pyc", "sources"), ("first invoke: with .pyc", "bytecode")):
+        cells = (
+            human_time(first_median[name]),
+            _spread(first[name]),
+            ratio(first_median[name], first_median["sources"]),
+        )
+        report.row("  " + label, *cells)
+    for label, name in (("init + first invoke: no .pyc", "sources"), ("init + first invoke: with .pyc", "bytecode")):
+        total = statistics.median(s.init_ns + s.first_invoke_ns for s in samples[name])
+        reference = statistics.median(s.init_ns + s.first_invoke_ns for s in samples["sources"])
+        report.row("  " + label, human_time(total), "", ratio(total, reference))

@@ -1,7 +1,9 @@
 """Write requirements.lock: requirements.in resolved for the Lambda platform (cp313, manylinux aarch64), hashed.
 
 pip resolves for the target platform, not for this machine (`--platform ... --dry-run --report`), so markers such
-as `python_version < "3.13"` are evaluated as Lambda will. Run it with any Python >= 3.11: `make -C infra/build lock`.
+as `python_version < "3.13"` are evaluated as Lambda will. The same pins are then hashed for manylinux x86_64 too,
+so the benchmark and the tests can run the very same packages on an x86_64 machine (`make ... PLATFORM=...`).
+Run it with any Python >= 3.11: `make -C infra/build lock`.
 """
 
 from __future__ import annotations
@@ -13,39 +15,54 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Keep in step with the Makefile's PLATFORM_FLAGS.
-PLATFORM = ["--platform", "manylinux2014_aarch64", "--implementation", "cp", "--python-version", "3.13"]
+# The first is Lambda's (keep in step with the Makefile's PLATFORM default); the versions are resolved for it.
+PLATFORMS = ("manylinux2014_aarch64", "manylinux2014_x86_64")
+TARGET = ["--implementation", "cp", "--python-version", "3.13", "--only-binary=:all:"]
 HEADER = """\
-# The Lambda artifact's dependencies for python3.13 arm64 (cp313, manylinux aarch64), hash-pinned.
+# The Lambda artifact's dependencies for python3.13 arm64 (cp313, manylinux aarch64), hash-pinned. The same pins
+# carry their manylinux x86_64 hashes too, for the benchmark and tests on x86_64 machines.
 # Generated from requirements.in by lock.py - do not edit; regenerate with `make -C infra/build lock`.
 # boto3/botocore are not here: the Lambda runtime provides them.
 """
 
 
-def resolve(requirements: Path) -> list[tuple[str, str, str]]:
-    """(name, version, sha256) of every distribution pip would install for the target platform."""
+def resolve(requirements: list[str], platform: str, *, no_deps: bool = False) -> dict[str, tuple[str, str]]:
+    """{name: (version, sha256)} of every distribution pip would install for `platform`."""
     with tempfile.TemporaryDirectory() as scratch:
+        listed = Path(scratch) / "requirements.txt"
+        listed.write_text("\n".join(requirements) + "\n")
         report = Path(scratch) / "report.json"
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed"]
-        command += [*PLATFORM, "--only-binary=:all:", "--target", str(Path(scratch) / "target")]
-        command += ["--report", str(report), "-r", str(requirements)]
+        command += ["--platform", platform, *TARGET, "--target", str(Path(scratch) / "target")]
+        command += ["--no-deps"] if no_deps else []
+        command += ["--report", str(report), "-r", str(listed)]
         subprocess.run(command, check=True)
         installs = json.loads(report.read_text())["install"]
-    return sorted(
-        (
-            str(item["metadata"]["name"]).lower().replace("_", "-"),
+    return {
+        str(item["metadata"]["name"]).lower().replace("_", "-"): (
             str(item["metadata"]["version"]),
             str(item["download_info"]["archive_info"]["hashes"]["sha256"]),
         )
         for item in installs
-    )
+    }
 
 
 def main() -> None:
-    pins = resolve(HERE / "requirements.in")
-    lines = [f"{name}=={version} \\\n    --hash=sha256:{digest}" for name, version, digest in pins]
+    lambda_platform, *others = PLATFORMS
+    pins = resolve((HERE / "requirements.in").read_text().splitlines(), lambda_platform)
+    hashes = {name: [digest] for name, (_, digest) in pins.items()}
+    exact = [f"{name}=={version}" for name, (version, _) in sorted(pins.items())]
+    for platform in others:
+        for name, (version, digest) in resolve(exact, platform, no_deps=True).items():
+            if version != pins[name][0]:
+                sys.exit(f"{name} {version} for {platform}, {pins[name][0]} for {lambda_platform}")
+            if digest not in hashes[name]:
+                hashes[name].append(digest)
+    lines = []
+    for name, (version, _) in sorted(pins.items()):
+        lines.append(" \\\n".join([f"{name}=={version}", *(f"    --hash=sha256:{d}" for d in hashes[name])]))
     (HERE / "requirements.lock").write_text(HEADER + "\n".join(lines) + "\n")
-    print(f"requirements.lock: {len(pins)} distributions")
+    print(f"requirements.lock: {len(pins)} distributions for {', '.join(PLATFORMS)}")
 
 
 if __name__ == "__main__":
