@@ -9,9 +9,12 @@ from collections.abc import Sequence
 
 from infra.cli import apikeys, catalog, groups, seeding, serve, sessions, users
 from infra.cli.context import CliError, Context, connection_options
-from infra.registry import Refused, RegistryError
+from infra.registry import Contended, Refused, RegistryError, retry_conflicts
 from infra.seed import SeedError
 
+# Exit codes: 0 done; 1 DynamoDB unreachable or failing; 2 refused (nothing written); 3 other writers kept changing
+# the table and the retries ran out (nothing of the last attempt written; run it again).
+CONTENDED = 3
 COMMAND_MODULES = (serve, seeding, catalog, groups, users, apikeys, sessions)
 
 
@@ -20,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelgate",
         description="Serverless GET /v1/models for OpenAI-compatible gateways: serve it locally, manage its table.",
+        epilog="exit codes: 0 done; 1 DynamoDB cannot be reached (or failed); 2 refused, nothing written; "
+        "3 other writers kept changing the table and the retries ran out, nothing of the last try written "
+        "(run it again)",
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -34,13 +40,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound  # noqa: PLC0415
 
     try:
-        code: int = args.run(ctx, args)
+        code: int = retry_conflicts(lambda: args.run(ctx, args))
     except CliError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return error.exit_code
     except (Refused, SeedError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Contended as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONTENDED
     except RegistryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ items retried. Whenever a group or a catalog model changes, the views of the aff
 the function reads only views. A view already current is not rewritten, so repeating a change writes nothing.
 
 One module per kind of item written (catalog, groups and their views, users, keys, sessions), over one layer that
-sends the writes (writes.Table: batches and transactions).
+sends the writes (writes.Table: batches and transactions) and retries conflicts (writes.retry_conflicts).
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from infra.registry.records import (
 )
 from infra.registry.sessions import Sessions
 from infra.registry.users import Users
-from infra.registry.writes import Refused, RegistryError
+from infra.registry.writes import Conflict, Contended, Refused, RegistryError, retry_conflicts
 
 __all__ = [
     "DISABLED",
     "ENABLED",
     "PURGE_AFTER_EXPIRY_SECONDS",
+    "Conflict",
+    "Contended",
     "Refused",
     "Registry",
     "RegistryError",
@@ -41,6 +43,7 @@ __all__ = [
     "from_item",
     "model_record",
     "new_token_id",
+    "retry_conflicts",
     "to_item",
     "view_members",
     "view_version",

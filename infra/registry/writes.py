@@ -1,10 +1,19 @@
-"""The one layer that sends writes: batches with unprocessed items retried, and transactions."""
+"""The one layer that sends writes: batches with unprocessed items retried, transactions, and conflict retries.
+
+A conflict is not a refusal. Every write re-checks, when it commits, what it was computed from; when another
+writer changed that in between, the write is cancelled (nothing written) and raises Conflict. The unit of work that
+read and wrote (a whole CLI command: it re-reads everything) is then run again by `retry_conflicts`, after a
+jittered backoff, a bounded number of times. An uncontended write costs exactly the requests it did before.
+"""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import ClientError
 
 from handler.store import layout
 from infra.registry.records import item_key, to_item
@@ -16,6 +25,15 @@ BATCH_WRITE_LIMIT = 25
 BATCH_GET_LIMIT = 100
 TRANSACTION_LIMIT = 100
 MAX_BATCH_ATTEMPTS = 8
+# 20 writers on one item all finish within these (tests/test_cli_concurrency.py); the waits add up to ~10 s at most.
+CONFLICT_ATTEMPTS = 12
+CONFLICT_BACKOFF_SECONDS = 0.05
+CONFLICT_BACKOFF_CAP_SECONDS = 1.5
+# What says "another writer got there first", as a transaction's cancellation reason or a single write's error.
+CONFLICT_CODES = frozenset(
+    {"ConditionalCheckFailed", "TransactionConflict", "ConditionalCheckFailedException", "TransactionConflictException"}
+)
+T = TypeVar("T")
 
 
 class RegistryError(Exception):
@@ -24,6 +42,45 @@ class RegistryError(Exception):
 
 class Refused(RegistryError):
     """The table's state forbids the change (unknown, duplicate, still in use); nothing was written."""
+
+
+class Conflict(RegistryError):
+    """Another writer changed what this write was computed from; nothing of it was written. Re-read and retry."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = tuple(reasons)
+
+
+class Contended(RegistryError):
+    """Conflicts every time, CONFLICT_ATTEMPTS times: the table kept changing under this command."""
+
+
+def retry_conflicts(
+    work: Callable[[], T],
+    *,
+    attempts: int = CONFLICT_ATTEMPTS,
+    sleep: Callable[[float], None] | None = None,
+    jitter: Callable[[], float] = random.random,
+) -> T:
+    """Run `work` (which reads what it needs, then writes) until it meets no conflict. The backoff is "full
+    jitter": a uniform wait up to an exponentially growing ceiling, so writers that collided spread apart."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except Conflict as conflict:
+            reasons = conflict.reasons
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code not in CONFLICT_CODES:
+                raise
+            reasons = (code.removesuffix("Exception"),)
+        if attempt + 1 < attempts:
+            (sleep or time.sleep)(jitter() * min(CONFLICT_BACKOFF_CAP_SECONDS, CONFLICT_BACKOFF_SECONDS * 2**attempt))
+    raise Contended(
+        f"the table kept changing while this ran ({', '.join(reasons)} on each of {attempts} attempts); "
+        "the last attempt wrote nothing: run it again"
+    )
 
 
 class Table:
@@ -74,7 +131,9 @@ class Table:
         try:
             self.client.transact_write_items(TransactItems=list(actions))  # type: ignore[arg-type]
         except self.client.exceptions.TransactionCanceledException as error:
-            reasons = sorted({r.get("Code", "") for r in error.response.get("CancellationReasons", [])} - {"None"})
+            reasons = sorted({r.get("Code", "") for r in error.response.get("CancellationReasons", [])} - {"None", ""})
+            if CONFLICT_CODES.intersection(reasons):
+                raise Conflict(reasons) from None
             raise Refused(
                 f"the table changed while this ran ({', '.join(reasons)}); nothing was written, try again"
             ) from None
