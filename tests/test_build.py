@@ -361,7 +361,8 @@ from pathlib import Path
 import handler.main
 root = Path.cwd().resolve()
 files = [Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
-print(json.dumps(sorted(str(f.relative_to(root)) for f in files if f.is_relative_to(root) and f.suffix == ".py")))
+ours = sorted(str(f.relative_to(root)) for f in files if f.is_relative_to(root) and f.suffix == ".py")
+print(json.dumps({"artifact": ours, "boto3": "boto3" in sys.modules}))
 """
 
 
@@ -370,7 +371,8 @@ def test_every_module_the_handler_imports_at_init_loads_from_the_shipped_bytecod
 ) -> None:
     """GIVEN the x86_64 build on Lambda's runtime (CPython 3.13, awslambdaric's boto3), writing no bytecode WHEN
     `import handler.main` runs, as Lambda's init does THEN every module it imported from the artifact was loaded
-    from a .pyc, none compiled from source, and the zip for Lambda holds that .pyc for each of them."""
+    from a .pyc, none compiled from source, and the zip for Lambda holds that .pyc for each of them; and boto3 (the
+    runtime's, with its s3transfer) was not imported at all."""
     python_313_or_skip()
     interpreter = ric_or_skip()
     table, _ = fresh_table(moto_endpoint)
@@ -384,8 +386,10 @@ def test_every_module_the_handler_imports_at_init_loads_from_the_shipped_bytecod
         check=True,
         timeout=120,
     )
-    imported = json.loads(result.stdout.splitlines()[-1])
+    report = json.loads(result.stdout.splitlines()[-1])
+    imported = report["artifact"]
     assert "handler/main.py" in imported
+    assert report["boto3"] is False, "init imports boto3: botocore's clients are enough, boto3 costs a sixth of init"
     assert any(path.startswith("fastapi/") for path in imported)
     root = str(native_artifact.resolve())
     # `python -v` names where each module's code came from: its .pyc, or its source when it had to compile it.

@@ -154,7 +154,7 @@ def test_the_deployed_secret_is_fetched_once_on_first_use(secretsmanager: Secret
     THEN both verify, and the secret was fetched once, on the first check rather than at wiring."""
     arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
     calls = _calls(secretsmanager)
-    verifier = SecretsManagerVerifier(secretsmanager, arn)
+    verifier = SecretsManagerVerifier(lambda: secretsmanager, arn)
     assert calls == []
     value = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=60)
     assert verifier.verify(value, now=NOW) == Session("alice", NOW, NOW + 60)
@@ -162,12 +162,32 @@ def test_the_deployed_secret_is_fetched_once_on_first_use(secretsmanager: Secret
     assert calls == ["GetSecretValue"]
 
 
+def test_the_secrets_client_is_made_on_the_first_session_check_not_at_init(
+    secretsmanager: SecretsManagerClient,
+) -> None:
+    """GIVEN a verifier for the deployed secret WHEN it is wired (at init) THEN it has made no client, so a cold start
+    that serves key callers never pays for one; the first session check makes it, and only once."""
+    arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
+    made: list[str] = []
+
+    def connect() -> SecretsManagerClient:
+        made.append("client")
+        return secretsmanager
+
+    verifier = SecretsManagerVerifier(connect, arn, refresh_seconds=0)
+    assert made == []
+    value = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=60)
+    assert verifier.verify(value, now=NOW) is not None
+    assert verifier.verify(value, now=NOW) is not None
+    assert made == ["client"]
+
+
 def test_a_rotated_secret_is_picked_up_after_the_refresh_period(secretsmanager: SecretsManagerClient) -> None:
     """GIVEN a verifier that read the secret WHEN the secret is rotated
     THEN old sessions still verify until the refresh period ends, and after it only new ones do."""
     arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
     clock = [1000.0]
-    verifier = SecretsManagerVerifier(secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
+    verifier = SecretsManagerVerifier(lambda: secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
     old = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=3600)
     assert verifier.verify(old, now=NOW) is not None
     rotated = SECRET[::-1] + "-rotated"
@@ -188,7 +208,7 @@ def test_a_failed_refresh_keeps_the_secret_it_has(secretsmanager: SecretsManager
     THEN sessions keep verifying with the secret it has, and the fetch is retried later, not on every call."""
     arn = secretsmanager.create_secret(Name="modelgate/session", SecretString=SECRET)["ARN"]
     clock = [1000.0]
-    verifier = SecretsManagerVerifier(secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
+    verifier = SecretsManagerVerifier(lambda: secretsmanager, arn, refresh_seconds=300, clock=lambda: clock[0])
     value = SessionSigner(SECRET).issue("alice", now=NOW, ttl_seconds=3600)
     assert verifier.verify(value, now=NOW) is not None
     secretsmanager.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
@@ -209,6 +229,6 @@ def test_an_unusable_deployed_secret_is_store_unavailable(
     name = "modelgate/session"
     if stored is not None:
         secretsmanager.create_secret(Name=name, SecretString=stored)
-    verifier = SecretsManagerVerifier(secretsmanager, name)
+    verifier = SecretsManagerVerifier(lambda: secretsmanager, name)
     with pytest.raises(StoreUnavailable):
         verifier.verify("v1.e30.AAAA", now=NOW)

@@ -21,17 +21,19 @@ RETRY_SECONDS = 30.0
 
 
 class SecretsManagerVerifier:
-    """Key callers never pay for the fetch. A container re-reads the secret every REFRESH_SECONDS."""
+    """Key callers never pay for the fetch, nor for the client: `connect` makes it on the first session check (a
+    client costs about as much init as the DynamoDB one). A container re-reads the secret every REFRESH_SECONDS."""
 
     def __init__(
         self,
-        client: Any,
+        connect: Callable[[], Any],
         secret_arn: str,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
+        self._connect = connect
+        self._client: Any = None
         self._secret_arn = secret_arn
         self._refresh_seconds = refresh_seconds
         self._clock = clock
@@ -39,6 +41,8 @@ class SecretsManagerVerifier:
         self._next_fetch = 0.0
 
     def _fetch(self) -> SessionSigner:
+        if self._client is None:
+            self._client = self._connect()
         try:
             return SessionSigner(self._client.get_secret_value(SecretId=self._secret_arn)["SecretString"])
         except (ClientError, BotoCoreError, KeyError) as error:
