@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from handler.core import keys
-from handler.core.callers import MALFORMED_HEADER, MISSING_KEY, Caller, CallerResolver, cookie_values
+from handler.core.callers import (
+    CONFLICTING_KEYS,
+    MALFORMED_HEADER,
+    MISSING_KEY,
+    Caller,
+    CallerResolver,
+    Credentials,
+    cookie_values,
+)
 from handler.core.errors import NotAuthenticated
 from handler.core.listing import visible_members
 from handler.core.records import GroupView, Member, Token, User
@@ -115,13 +123,20 @@ def session(user_id: str, *, issued_at: float = NOW - 10, ttl: int = 3600, secre
     return f"{COOKIE}={SessionSigner(secret).issue(user_id, now=int(issued_at), ttl_seconds=ttl)}"
 
 
+def credentials(
+    authorization: list[str], cookie: str | None = None, *keys: str, client_ip: str | None = None
+) -> Credentials:
+    """What the web layer gathers: Authorization values, the cookie header, keys sent elsewhere, the peer address."""
+    return Credentials(tuple(authorization), tuple(keys), cookie, client_ip)
+
+
 def bearer(key: str) -> list[str]:
     return [f"Bearer {key}"]
 
 
 def refusal(directory: MemoryDirectory, authorization: list[str], cookie: str | None = None) -> NotAuthenticated:
     with pytest.raises(NotAuthenticated) as caught:
-        resolver(directory).resolve(authorization, cookie)
+        resolver(directory).resolve(credentials(authorization, cookie))
     return caught.value
 
 
@@ -132,7 +147,7 @@ def test_a_key_wins_over_a_session_cookie(directory: MemoryDirectory) -> None:
     """GIVEN a valid key of alice (vip) and a valid session of bob (basic)
     WHEN the caller is resolved
     THEN it is alice's token: the key decides, and the cookie is not even read."""
-    caller = resolver(directory).resolve(bearer(FULL), session("bob"))
+    caller = resolver(directory).resolve(credentials(bearer(FULL), session("bob")))
     assert caller == Caller("key", "vip", None, token_id="tok_full", user_id="alice")
     assert ("user", "bob") not in directory.lookups
 
@@ -145,35 +160,35 @@ def test_a_refused_key_never_falls_back_to_the_session(directory: MemoryDirector
 
 def test_a_session_wins_over_anonymous(directory: MemoryDirectory) -> None:
     """GIVEN no Authorization header and bob's valid session WHEN resolved THEN bob, with his group."""
-    caller = resolver(directory).resolve([], session("bob"))
+    caller = resolver(directory).resolve(credentials([], session("bob")))
     assert caller == Caller("session", "basic", None, token_id=None, user_id="bob")
 
 
 def test_no_credential_is_the_anonymous_default_group(directory: MemoryDirectory) -> None:
     """GIVEN no header and no cookie WHEN resolved THEN the anonymous caller of the `default` group, no lookup."""
-    assert resolver(directory).resolve([], None) == Caller("anonymous", "default")
+    assert resolver(directory).resolve(credentials([], None)) == Caller("anonymous", "default")
     assert directory.lookups == []
 
 
 def test_anonymous_off_refuses_a_caller_without_credentials(directory: MemoryDirectory) -> None:
     """GIVEN anonymous access off WHEN nothing is presented THEN 401 with OpenAI's missing-key message, code null."""
     with pytest.raises(NotAuthenticated) as caught:
-        resolver(directory, anonymous=False).resolve([], None)
+        resolver(directory, anonymous=False).resolve(credentials([], None))
     assert (caught.value.message, caught.value.code) == (MISSING_KEY, None)
 
 
 def test_anonymous_off_refuses_an_invalid_session(directory: MemoryDirectory) -> None:
     """GIVEN anonymous access off WHEN only an expired session is presented THEN 401, not the default group."""
     with pytest.raises(NotAuthenticated) as caught:
-        resolver(directory, anonymous=False).resolve([], session("alice", issued_at=NOW - 7200))
+        resolver(directory, anonymous=False).resolve(credentials([], session("alice", issued_at=NOW - 7200)))
     assert caught.value.message == MISSING_KEY
 
 
 def test_anonymous_off_still_admits_keys_and_sessions(directory: MemoryDirectory) -> None:
     """GIVEN anonymous access off WHEN a key or a valid session is presented THEN each is admitted as usual."""
     closed = resolver(directory, anonymous=False)
-    assert closed.resolve(bearer(LIMITED), None).models == ("davinci", "gpt-4o")
-    assert closed.resolve([], session("alice")).user_id == "alice"
+    assert closed.resolve(credentials(bearer(LIMITED), None)).models == ("davinci", "gpt-4o")
+    assert closed.resolve(credentials([], session("alice"))).user_id == "alice"
 
 
 # -- the Authorization header ----------------------------------------------------------------------------------
@@ -206,14 +221,71 @@ def test_a_malformed_header_is_refused_without_a_lookup(directory: MemoryDirecto
 @pytest.mark.parametrize("header", [f"bearer {FULL}", f"BEARER {FULL}", f"  Bearer   {FULL}  "])
 def test_the_scheme_is_case_insensitive_and_spaces_are_trimmed(directory: MemoryDirectory, header: str) -> None:
     """GIVEN `bearer`, `BEARER` or extra spaces WHEN resolved THEN the key is read as usual (RFC 7235)."""
-    assert resolver(directory).resolve([header], None).token_id == "tok_full"
+    assert resolver(directory).resolve(credentials([header], None)).token_id == "tok_full"
 
 
 def test_the_token_is_looked_up_by_the_sha256_of_the_key(directory: MemoryDirectory) -> None:
     """GIVEN a key WHEN resolved THEN the store is asked for its SHA-256 hex digest, never the key itself."""
-    resolver(directory).resolve(bearer(FULL), None)
+    resolver(directory).resolve(credentials(bearer(FULL), None))
     assert directory.lookups[0] == ("token", hashlib.sha256(FULL.encode()).hexdigest())
     assert all(FULL not in value for _, value in directory.lookups)
+
+
+# -- keys sent elsewhere: x-api-key, x-goog-api-key, ?key= -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("authorization", "keys"),
+    [([], (LIMITED,)), ([], (LIMITED, LIMITED)), (bearer(LIMITED), (LIMITED,)), (bearer(LIMITED), (LIMITED, LIMITED))],
+    ids=["one-other-place", "two-places-agree", "bearer-and-header-agree", "three-places-agree"],
+)
+def test_a_key_sent_anywhere_is_the_same_key(
+    directory: MemoryDirectory, authorization: list[str], keys: tuple[str, ...]
+) -> None:
+    """GIVEN the limited key in x-api-key / x-goog-api-key / ?key= (with or without the same Bearer)
+    WHEN resolved THEN the limited key's caller: same token, same list, one lookup of its hash."""
+    caller = resolver(directory).resolve(credentials(authorization, session("bob"), *keys))
+    assert (caller.kind, caller.token_id, caller.models) == ("key", "tok_limited", ("davinci", "gpt-4o"))
+    assert directory.lookups[0] == ("token", keys_module_hash(LIMITED))
+
+
+@pytest.mark.parametrize(
+    ("authorization", "keys"),
+    [([], (FULL, LIMITED)), (bearer(FULL), (LIMITED,)), (bearer(FULL), (FULL, UNKNOWN))],
+    ids=["two-other-places", "bearer-and-header", "one-of-three-differs"],
+)
+def test_two_different_keys_are_malformed_never_a_list(
+    directory: MemoryDirectory, authorization: list[str], keys: tuple[str, ...]
+) -> None:
+    """GIVEN two different keys (e.g. Bearer and x-api-key), even both valid, and a valid session
+    WHEN resolved THEN 401 malformed, nothing looked up, no key echoed."""
+    with pytest.raises(NotAuthenticated) as caught:
+        resolver(directory).resolve(credentials(authorization, session("bob"), *keys))
+    error = caught.value
+    assert (error.message, error.code, error.reason) == (CONFLICTING_KEYS, "invalid_api_key", "malformed")
+    assert directory.lookups == []
+
+
+@pytest.mark.parametrize("key", [UNKNOWN, DISABLED, "", "not a key"], ids=["unknown", "disabled", "empty", "spaces"])
+def test_a_bad_key_in_another_place_is_refused_never_anonymous(directory: MemoryDirectory, key: str) -> None:
+    """GIVEN a bad (or empty) key in x-api-key and a valid session WHEN resolved THEN 401 invalid: a key that was
+    sent decides, wherever it was sent; it never falls back to the session or the anonymous list."""
+    with pytest.raises(NotAuthenticated) as caught:
+        resolver(directory).resolve(credentials([], session("bob"), key))
+    assert (caught.value.code, caught.value.reason) == ("invalid_api_key", "invalid")
+
+
+def test_the_client_ip_travels_with_the_credentials_and_no_key_is_in_their_repr() -> None:
+    """GIVEN credentials with keys, a cookie and a client IP WHEN printed THEN only the IP shows."""
+    value = Credentials((f"Bearer {FULL}",), (LIMITED,), session("bob"), "203.0.113.7")
+    assert value.client_ip == "203.0.113.7"
+    assert FULL not in repr(value)
+    assert LIMITED not in repr(value)
+    assert "203.0.113.7" in repr(value)
+
+
+def keys_module_hash(key: str) -> str:
+    return keys.key_hash(key)
 
 
 # -- refused keys and masking -----------------------------------------------------------------------------------
@@ -242,7 +314,7 @@ def test_refused_keys_get_401_with_the_key_masked(directory: MemoryDirectory, ke
 
 def test_a_key_expiring_after_now_is_admitted(directory: MemoryDirectory) -> None:
     """GIVEN a token expiring one second from now WHEN resolved THEN it is still a key caller."""
-    assert resolver(directory).resolve(bearer(EXPIRES_SOON), None).token_id == "tok_soon"
+    assert resolver(directory).resolve(credentials(bearer(EXPIRES_SOON), None)).token_id == "tok_soon"
 
 
 @pytest.mark.parametrize(
@@ -345,9 +417,9 @@ def test_a_missing_group_lists_nothing() -> None:
 def test_a_key_caller_carries_its_tokens_list_absent_or_empty(directory: MemoryDirectory) -> None:
     """GIVEN tokens with no list, a list, and an empty list WHEN resolved THEN None, that tuple, and ()."""
     resolve = resolver(directory).resolve
-    assert resolve(bearer(FULL), None).models is None
-    assert resolve(bearer(LIMITED), None).models == ("davinci", "gpt-4o")
-    assert resolve(bearer(EMPTY), None).models == ()
+    assert resolve(credentials(bearer(FULL), None)).models is None
+    assert resolve(credentials(bearer(LIMITED), None)).models == ("davinci", "gpt-4o")
+    assert resolve(credentials(bearer(EMPTY), None)).models == ()
 
 
 # -- session cookies ----------------------------------------------------------------------------------------------
@@ -366,7 +438,7 @@ def test_a_key_caller_carries_its_tokens_list_absent_or_empty(directory: MemoryD
 def test_a_valid_session_is_the_logged_in_user(directory: MemoryDirectory, cookie: str) -> None:
     """GIVEN bob's valid session cookie, alone, among other cookies, quoted or repeated
     WHEN resolved THEN bob with his group."""
-    assert resolver(directory).resolve([], cookie) == Caller("session", "basic", None, user_id="bob")
+    assert resolver(directory).resolve(credentials([], cookie)) == Caller("session", "basic", None, user_id="bob")
 
 
 @pytest.mark.parametrize(
@@ -403,17 +475,17 @@ def test_a_valid_session_is_the_logged_in_user(directory: MemoryDirectory, cooki
 def test_an_invalid_session_is_not_logged_in(directory: MemoryDirectory, cookie: str) -> None:
     """GIVEN a session that is expired, tampered, foreign, of an unknown/disabled user, revoked or ambiguous
     WHEN resolved THEN the caller is anonymous (the default group), never an error."""
-    assert resolver(directory).resolve([], cookie) == Caller("anonymous", "default")
+    assert resolver(directory).resolve(credentials([], cookie)) == Caller("anonymous", "default")
 
 
 def test_a_session_issued_after_revocation_is_valid(directory: MemoryDirectory) -> None:
     """GIVEN dave's sessions revoked 100 s ago WHEN he presents one issued 10 s ago THEN he is logged in."""
-    assert resolver(directory).resolve([], session("dave")).user_id == "dave"
+    assert resolver(directory).resolve(credentials([], session("dave"))).user_id == "dave"
 
 
 def test_without_a_session_secret_cookies_are_ignored(directory: MemoryDirectory) -> None:
     """GIVEN no session verifier (SESSION_SECRET unset) WHEN a well-formed cookie arrives THEN anonymous."""
-    assert resolver(directory, sessions=False).resolve([], session("alice")).kind == "anonymous"
+    assert resolver(directory, sessions=False).resolve(credentials([], session("alice"))).kind == "anonymous"
     assert directory.lookups == []
 
 

@@ -7,11 +7,13 @@ import re
 from typing import Any
 
 import pytest
+from starlette.datastructures import QueryParams
 
 from handler.core.catalog import model_object, permission_id
-from handler.core.listing import Listing, visible_members
+from handler.core.listing import Document, Listing, visible_members
 from handler.core.records import GroupView, Member
 from handler.store.dynamodb import DynamoDirectory
+from handler.web.dialects.openai import DIALECT as OPENAI
 from infra.registry import Registry
 from tests.support import expected, world
 
@@ -36,8 +38,13 @@ def _group(*members: tuple[str, dict[str, Any] | None], version: str = "v1") -> 
     return GroupView("g", version, tuple(Member(model_id, entry) for model_id, entry in members))
 
 
+def openai_list(listing: Listing) -> Document:
+    """The OpenAI dialect's whole-list answer (it has no paging parameters)."""
+    return OPENAI.page(listing, QueryParams())
+
+
 def _listed(view: GroupView, token_models: tuple[str, ...] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(Listing(visible_members(view, token_models)).body)
+    body: dict[str, Any] = json.loads(openai_list(Listing(visible_members(view, token_models))).body)
     return body
 
 
@@ -75,7 +82,7 @@ def test_a_model_the_catalog_lacks_gets_every_documented_default() -> None:
 
 def test_fields_come_in_the_documented_order() -> None:
     """GIVEN a default model and a listing WHEN serialized THEN keys are in the API doc's order."""
-    raw = Listing([Member("my-custom", None)]).body
+    raw = openai_list(Listing([Member("my-custom", None)])).body
     assert raw.startswith(b'{"object":"list","data":[{"id":"my-custom","object":"model","created":1626777600,')
     obj = json.loads(raw)["data"][0]
     assert list(obj) == MODEL_FIELDS
@@ -96,7 +103,7 @@ def test_rendering_twice_gives_identical_bytes() -> None:
     """GIVEN the same group rendered by two independent Listings (two Lambda instances)
     THEN the bytes and the ETag are identical: no random or time-based field."""
     view = _group(("gpt-4o", {"owned_by": "openai"}), ("my-custom", None))
-    first, second = Listing(visible_members(view, None)), Listing(visible_members(view, None))
+    first, second = (openai_list(Listing(visible_members(view, None))) for _ in range(2))
     assert first.body == second.body
     assert first.etag == second.etag
 
@@ -155,8 +162,8 @@ def test_a_disabled_model_is_listed_nowhere() -> None:
     view = _group(("gpt-4o", {"owned_by": "openai"}), ("old-model", {"owned_by": "openai", "status": "disabled"}))
     for token_models in (None, ("old-model", "gpt-4o")):
         listing = Listing(visible_members(view, token_models))
-        assert [m["id"] for m in json.loads(listing.body)["data"]] == ["gpt-4o"]
-        assert listing.model("old-model") is None
+        assert [m["id"] for m in json.loads(openai_list(listing).body)["data"]] == ["gpt-4o"]
+        assert listing.position("old-model") is None
 
 
 def test_order_is_the_groups_never_sorted() -> None:
@@ -175,9 +182,12 @@ def test_retrieving_one_model_gives_the_same_object_as_the_list() -> None:
     """GIVEN a listing WHEN one model is retrieved THEN its bytes decode to the list's object for it."""
     view = _group(("gpt-4o", {"owned_by": "openai", "created": 1715367049}), ("my-custom", None))
     listing = Listing(visible_members(view, None))
-    document = listing.model("gpt-4o")
-    assert document is not None
-    assert json.loads(document.body) == json.loads(listing.body)["data"][0]
+    position = listing.position("gpt-4o")
+    assert position is not None
+    assert (
+        json.loads(listing.models(OPENAI.name, OPENAI.model)[position])
+        == json.loads(openai_list(listing).body)["data"][0]
+    )
 
 
 # -- through the table -------------------------------------------------------------------------------------------
@@ -190,7 +200,7 @@ def test_the_world_catalog_survives_the_table_exactly(seeded: Registry, group: s
     with the stored permission's key order intact."""
     view = DynamoDirectory(seeded.client, seeded.table).group(group)
     assert view is not None
-    body = json.loads(Listing(visible_members(view, None)).body)
+    body = json.loads(openai_list(Listing(visible_members(view, None))).body)
     visible = [i for i in world.GROUPS[group] if i != "old-model"]
     assert body == {"object": "list", "data": [expected.model(i) for i in visible]}
     for obj in body["data"]:

@@ -177,9 +177,9 @@ def test_an_unchanged_group_reread_after_the_ttl_is_neither_decoded_nor_rendered
     class CountingListing(Listing):
         __slots__ = ()
 
-        def __init__(self, members: Any) -> None:
+        def __init__(self, members: Any, version: str = "") -> None:
             rendered.append(1)
-            super().__init__(members)
+            super().__init__(members, version)
 
     monkeypatch.setattr(layout, "decode_view", counting_decode)
     monkeypatch.setattr(access, "Listing", CountingListing)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from handler.store import layout
+from handler.web.app import MODEL_ROUTES
 from infra.table import TEMPLATE, load_template
 
 if TYPE_CHECKING:
@@ -211,7 +212,8 @@ def test_every_environment_variable_is_one_the_code_reads(resources: dict[str, A
 
 
 def test_the_http_api_routes_and_stage(resources: dict[str, Any], template: dict[str, Any]) -> None:
-    """GIVEN the HTTP API THEN `$default` stage, the two GET routes plus `$default`, throttling from parameters."""
+    """GIVEN the HTTP API THEN `$default` stage, list and retrieve GET routes for each dialect's prefix (those the app
+    serves: handler.web.app.MODEL_ROUTES) plus `$default`, throttling from parameters."""
     api = resources["HttpApi"]["Properties"]
     assert api["StageName"] == "$default"
     # API Gateway's CORS would answer preflights itself and overwrite the app's headers (handler/web/cors.py).
@@ -222,7 +224,10 @@ def test_the_http_api_routes_and_stage(resources: dict[str, Any], template: dict
     }
     events = resources["ModelsFunction"]["Properties"]["Events"]
     routes = {(e["Properties"].get("Method"), e["Properties"].get("Path")) for e in events.values()}
-    assert routes == {("GET", "/v1/models"), ("GET", "/v1/models/{model+}"), (None, None)}  # (None, None): $default
+    prefixes = ("/v1/models", "/v1beta/models", "/v1beta/openai/models")
+    assert prefixes == MODEL_ROUTES
+    dialect_routes = {("GET", path) for prefix in prefixes for path in (prefix, prefix + "/{model+}")}
+    assert routes == {*dialect_routes, (None, None)}  # (None, None): $default
     assert all(e["Type"] == "HttpApi" and e["Properties"]["ApiId"] == {"Ref": "HttpApi"} for e in events.values())
     url = template["Outputs"]["OpenAIBaseUrl"]["Value"]
     assert url == {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1"}

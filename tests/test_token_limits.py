@@ -10,7 +10,7 @@ from handler.core.callers import Caller, CallerResolver
 from handler.core.errors import AccessDenied, NotAuthenticated
 from handler.core.records import User
 from handler.store.cache import CachedDirectory
-from tests.test_callers import NOW, MemoryDirectory, _token, bearer, resolver
+from tests.test_callers import NOW, MemoryDirectory, _token, bearer, credentials, resolver
 
 ONE_API = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl"  # 48 letters and digits, as one-api stores it
 assert len(ONE_API) == 48
@@ -41,7 +41,7 @@ def _directory() -> MemoryDirectory:
 
 def _refusal(directory: MemoryDirectory, key: str, client_ip: str | None = None) -> NotAuthenticated:
     with pytest.raises(NotAuthenticated) as caught:
-        resolver(directory).resolve(bearer(key), None, client_ip)
+        resolver(directory).resolve(credentials(bearer(key), None, client_ip=client_ip))
     return caught.value
 
 
@@ -53,7 +53,7 @@ def test_every_one_api_form_of_a_key_is_its_token(sent: str) -> None:
     """GIVEN a migrated one-api key, stored as sha256("sk-" + key)
     WHEN a client sends it as sk-<key>, <key>, sk-<key>-<suffix> or <key>-<suffix>
     THEN each is that token, with its own list."""
-    caller = resolver(_directory()).resolve(bearer(sent), None)
+    caller = resolver(_directory()).resolve(credentials(bearer(sent), None))
     assert caller == Caller("key", "vip", ("gpt-4o",), token_id="tok_oneapi", user_id="alice")
 
 
@@ -61,10 +61,10 @@ def test_the_canonical_form_costs_one_lookup_and_another_form_one_batched_lookup
     """GIVEN the migrated key WHEN sent as sk-<key> THEN one token lookup, of that hash;
     WHEN sent bare THEN one round trip asking for the key as sent and for sk-<key>: a cold call stays at 3."""
     directory = _directory()
-    resolver(directory).resolve(bearer(STORED), None)
+    resolver(directory).resolve(credentials(bearer(STORED), None))
     assert directory.lookups[0] == ("token", keys.key_hash(STORED))
     directory.lookups.clear()
-    resolver(directory).resolve(bearer(ONE_API), None)
+    resolver(directory).resolve(credentials(bearer(ONE_API), None))
     assert directory.lookups[0] == ("tokens", f"{keys.key_hash(ONE_API)},{keys.key_hash(STORED)}")
     assert [kind for kind, _ in directory.lookups] == ["tokens", "user"]
 
@@ -74,8 +74,8 @@ def test_the_key_as_sent_wins_over_its_one_api_reading() -> None:
     WHEN the bare form is sent THEN the key as sent is the one that answers."""
     directory = _directory()
     directory.tokens_by_hash[keys.key_hash(ONE_API)] = _token("tok_bare", "alice")
-    assert resolver(directory).resolve(bearer(ONE_API), None).token_id == "tok_bare"
-    assert resolver(directory).resolve(bearer(f"{STORED}-1"), None).token_id == "tok_oneapi"
+    assert resolver(directory).resolve(credentials(bearer(ONE_API), None)).token_id == "tok_bare"
+    assert resolver(directory).resolve(credentials(bearer(f"{STORED}-1"), None)).token_id == "tok_oneapi"
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_an_unknown_key_costs_at_most_two_lookups_in_one_round_trip(sent: str, l
 def test_an_ordinary_key_with_dashes_is_found_as_sent() -> None:
     """GIVEN a modelgate key holding dashes WHEN sent THEN found in one lookup, never cut at a dash."""
     directory = _directory()
-    assert resolver(directory).resolve(bearer(DASHED), None).token_id == "tok_dashed"
+    assert resolver(directory).resolve(credentials(bearer(DASHED), None)).token_id == "tok_dashed"
     assert directory.lookups[0] == ("token", keys.key_hash(DASHED))
 
 
@@ -113,10 +113,10 @@ def test_the_cache_remembers_an_unknown_key_in_both_readings() -> None:
     resolve = CallerResolver(cached, sessions=None, session_cookie="c", anonymous_access=True, clock=lambda: NOW)
     for _ in range(2):
         with pytest.raises(NotAuthenticated):
-            resolve.resolve(bearer(OTHER_48), None)
+            resolve.resolve(credentials(bearer(OTHER_48), None))
     assert len(inner.lookups) == 1
-    resolve.resolve(bearer(ONE_API), None)
-    resolve.resolve(bearer(ONE_API), None)
+    resolve.resolve(credentials(bearer(ONE_API), None))
+    resolve.resolve(credentials(bearer(ONE_API), None))
     assert [kind for kind, _ in inner.lookups] == ["tokens", "tokens", "user"]
 
 
@@ -149,7 +149,9 @@ def test_a_client_inside_the_allow_list_is_admitted(client_ip: str) -> None:
     """GIVEN a token allowed from 10.0.0.0/8, 192.168.1.7 and 2001:db8::/32
     WHEN called from inside one of them (an IPv4-mapped IPv6 address counts as its IPv4)
     THEN it is that token."""
-    assert resolver(_directory()).resolve(bearer(SUBNET_KEY), None, client_ip).token_id == "tok_net"
+    assert (
+        resolver(_directory()).resolve(credentials(bearer(SUBNET_KEY), None, client_ip=client_ip)).token_id == "tok_net"
+    )
 
 
 @pytest.mark.parametrize("client_ip", ["11.0.0.1", "192.168.1.8", "2001:db9::1", None, "not-an-address"])
@@ -157,7 +159,7 @@ def test_a_client_outside_the_allow_list_is_403_ip_not_allowed(client_ip: str | 
     """GIVEN the same token WHEN called from outside every network, or from an unknown address
     THEN AccessDenied with code ip_not_allowed, the key masked, the allowed networks never shown."""
     with pytest.raises(AccessDenied) as caught:
-        resolver(_directory()).resolve(bearer(SUBNET_KEY), None, client_ip)
+        resolver(_directory()).resolve(credentials(bearer(SUBNET_KEY), None, client_ip=client_ip))
     assert caught.value.code == "ip_not_allowed"
     assert keys.mask(SUBNET_KEY) in caught.value.message
     assert "10.0.0.0" not in caught.value.message
@@ -167,7 +169,10 @@ def test_a_client_outside_the_allow_list_is_403_ip_not_allowed(client_ip: str | 
 def test_a_token_without_a_list_is_admitted_from_anywhere() -> None:
     """GIVEN a token with no allow-list WHEN called from any address, or none THEN admitted."""
     for client_ip in ("203.0.113.9", None):
-        assert resolver(_directory()).resolve(bearer(DASHED), None, client_ip).token_id == "tok_dashed"
+        assert (
+            resolver(_directory()).resolve(credentials(bearer(DASHED), None, client_ip=client_ip)).token_id
+            == "tok_dashed"
+        )
 
 
 # -- token groups ----------------------------------------------------------------------------------------------
@@ -175,14 +180,16 @@ def test_a_token_without_a_list_is_admitted_from_anywhere() -> None:
 
 def test_a_token_group_replaces_the_owners_group() -> None:
     """GIVEN alice in vip and her token naming group basic WHEN resolved THEN the caller's group is basic."""
-    caller = resolver(_directory()).resolve(bearer("sk-group-0000000000000000000000000000000000000000000"), None)
+    caller = resolver(_directory()).resolve(
+        credentials(bearer("sk-group-0000000000000000000000000000000000000000000"), None)
+    )
     assert (caller.group, caller.models) == ("basic", None)
 
 
 def test_a_token_group_is_still_narrowed_by_the_tokens_list() -> None:
     """GIVEN a token naming group basic and its own list WHEN resolved THEN basic, narrowed by that list."""
     key = "sk-group-limited-000000000000000000000000000000000000"
-    caller = resolver(_directory()).resolve(bearer(key), None)
+    caller = resolver(_directory()).resolve(credentials(bearer(key), None))
     assert (caller.group, caller.models) == ("basic", ("gpt-4o-mini", "gpt-4o"))
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from handler.core import keys
@@ -20,6 +20,23 @@ MISSING_KEY = (
 )
 MALFORMED_HEADER = "Malformed Authorization header. Send exactly one: Authorization: Bearer YOUR_KEY."
 REFUSED_BECAUSE = {DISABLED: "This API key has been disabled", EXHAUSTED: "This API key is out of quota"}
+CONFLICTING_KEYS = (
+    "Different API keys were sent in one request (Authorization, x-api-key, x-goog-api-key or the key query "
+    "parameter). Send one key."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Everything a request presents that may say who is calling, gathered by the web layer on every route.
+
+    Never logged: the key-bearing fields are left out of repr.
+    """
+
+    authorization: tuple[str, ...] = field(default=(), repr=False)  # every Authorization header value, as sent
+    keys: tuple[str, ...] = field(default=(), repr=False)  # x-api-key, x-goog-api-key and `key` query values
+    cookie: str | None = field(default=None, repr=False)  # the Cookie header(s), joined
+    client_ip: str | None = None  # the network peer (API Gateway's source IP), never X-Forwarded-For
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +64,20 @@ def cookie_values(cookie_header: str | None, name: str) -> list[str]:
     return values
 
 
+def _presented_key(credentials: Credentials) -> str:
+    """The one key the request carries. Several places may carry it, but only with one value."""
+    presented = set(credentials.keys)
+    if credentials.authorization:
+        scheme, _, key = credentials.authorization[0].strip().partition(" ")
+        key = key.strip()
+        if len(credentials.authorization) != 1 or scheme.lower() != "bearer" or not key:
+            raise NotAuthenticated(MALFORMED_HEADER, code="invalid_api_key", reason="malformed")
+        presented.add(key)
+    if len(presented) != 1:
+        raise NotAuthenticated(CONFLICTING_KEYS, code="invalid_api_key", reason="malformed")
+    return presented.pop()
+
+
 class CallerResolver:
     def __init__(
         self,
@@ -63,22 +94,18 @@ class CallerResolver:
         self._anonymous_access = anonymous_access
         self._clock = clock
 
-    def resolve(self, authorization: Sequence[str], cookie_header: str | None, client_ip: str | None = None) -> Caller:
-        """`client_ip`: the peer address (API Gateway's source IP), never a forwarded header; None when unknown."""
-        if authorization:
-            return self._key_caller(authorization, client_ip)
-        user = self._session_user(cookie_header)
+    def resolve(self, credentials: Credentials) -> Caller:
+        """A key, wherever it was sent, decides; without one, the session cookie; without that, anonymous."""
+        if credentials.authorization or credentials.keys:
+            return self._key_caller(_presented_key(credentials), credentials.client_ip)
+        user = self._session_user(credentials.cookie)
         if user is not None:
             return Caller("session", user.group, user_id=user.user_id)
         if not self._anonymous_access:
             raise NotAuthenticated(MISSING_KEY, code=None)
         return Caller("anonymous", DEFAULT_GROUP)
 
-    def _key_caller(self, authorization: Sequence[str], client_ip: str | None) -> Caller:
-        scheme, _, key = authorization[0].strip().partition(" ")
-        key = key.strip()
-        if len(authorization) != 1 or scheme.lower() != "bearer" or not key:
-            raise NotAuthenticated(MALFORMED_HEADER, code="invalid_api_key")
+    def _key_caller(self, key: str, client_ip: str | None) -> Caller:
         if not keys.is_well_formed(key):
             raise _refused(key, "Incorrect API key provided")
         token = self._token(key)

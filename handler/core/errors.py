@@ -1,6 +1,12 @@
-"""Domain errors. The web layer turns each into an OpenAI-shaped error response."""
+"""Domain errors, free of any dialect: each web dialect (OpenAI, Anthropic, Gemini) renders them its own way."""
 
 from __future__ import annotations
+
+from typing import Literal
+
+# missing: no credential (anonymous access off); invalid: a key we refuse; malformed: credentials we cannot read,
+# such as two different keys at once.
+Refusal = Literal["missing", "invalid", "malformed"]
 
 
 class ModelgateError(Exception):
@@ -10,10 +16,11 @@ class ModelgateError(Exception):
 class NotAuthenticated(ModelgateError):
     """The caller presented no usable credential and anonymous access is off, or the credential is bad."""
 
-    def __init__(self, message: str, *, code: str | None) -> None:
+    def __init__(self, message: str, *, code: str | None, reason: Refusal | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.reason: Refusal = reason or ("missing" if code is None else "invalid")
 
 
 class AccessDenied(ModelgateError):

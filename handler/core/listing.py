@@ -5,10 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from handler.core.catalog import is_listed, model_object
+from handler.core.catalog import is_listed
 from handler.core.records import GroupView, Member
+
+PAGES_KEPT = 16  # per listing: the whole list in each dialect, and the pages a client is walking through
 
 
 def visible_members(view: GroupView | None, token_models: tuple[str, ...] | None) -> list[Member]:
@@ -47,25 +50,48 @@ class Document:
         return self._gzipped
 
 
-class Listing(Document):
-    """The `/v1/models` answer for one (group version, token list); also answers single-model lookups.
+class Listing:
+    """The models one caller sees, for one (group version, token list), and each dialect's bytes for them.
 
-    Each model is serialized once; the list is those bytes joined, so it holds about twice the body in memory.
+    Each dialect renders each model once; its pages are joins of those bytes, kept (a few per dialect) as
+    Documents, so a warm page costs a dictionary lookup. `version` names the content: page tokens are bound to it.
     """
 
-    __slots__ = ("_models",)
+    __slots__ = ("_index", "_models", "_pages", "_weight", "members", "version")
 
-    def __init__(self, members: list[Member]) -> None:
-        self._models = {m.model_id: to_json(model_object(m.model_id, m.catalog)) for m in members}
-        super().__init__(b'{"object":"list","data":[' + b",".join(self._models.values()) + b"]}")
+    def __init__(self, members: list[Member], version: str = "") -> None:
+        self.members = members
+        self.version = version
+        self._index = {m.model_id: position for position, m in enumerate(members)}
+        self._models: dict[str, list[bytes]] = {}
+        self._pages: dict[Hashable, Document] = {}
+        self._weight = 0
 
     def __len__(self) -> int:
-        return len(self._models)
+        return len(self.members)
 
     def weight(self) -> int:
-        """Bytes held: the body and the per-model bytes (the gzip form is a fraction of that)."""
-        return 2 * len(self.body)
+        """Bytes held: every dialect's model bytes and the pages kept (their gzip forms are a fraction of that)."""
+        return self._weight
 
-    def model(self, model_id: str) -> Document | None:
-        body = self._models.get(model_id)
-        return None if body is None else Document(body)
+    def position(self, model_id: str) -> int | None:
+        return self._index.get(model_id)
+
+    def models(self, dialect: str, render: Callable[[Member], bytes]) -> list[bytes]:
+        """Every model as `dialect` renders it, in order; rendered on first demand only."""
+        rendered = self._models.get(dialect)
+        if rendered is None:
+            rendered = self._models[dialect] = [render(member) for member in self.members]
+            self._weight += sum(map(len, rendered))
+        return rendered
+
+    def page(self, key: Hashable, build: Callable[[], bytes]) -> Document:
+        """The page named by `key` (a dialect and its paging parameters), built once while kept."""
+        document = self._pages.get(key)
+        if document is None:
+            document = Document(build())
+            if len(self._pages) >= PAGES_KEPT:
+                self._weight -= len(self._pages.pop(next(iter(self._pages))).body)
+            self._pages[key] = document
+            self._weight += len(document.body)
+        return document

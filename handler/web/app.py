@@ -1,4 +1,4 @@
-"""The FastAPI app: two GET routes. Everything they answer comes from the core as prebuilt bytes."""
+"""The FastAPI app: list and retrieve under each dialect's prefix. Everything they answer is prebuilt bytes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,19 @@ from fastapi.responses import Response
 from handler.core import callers
 from handler.core.access import ModelAccess
 from handler.core.callers import CallerResolver
+from handler.core.errors import ModelNotFound
+from handler.core.listing import Document
 from handler.core.ports import Directory
 from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
+from handler.web.credentials import QueryKeyScrub, credentials
+from handler.web.dialects import dialect_for
 from handler.web.responses import document_response
+
+# Where each dialect lists models: OpenAI and Anthropic (and google-genai's default v1) share /v1/models.
+MODEL_ROUTES = ("/v1/models", "/v1beta/models", "/v1beta/openai/models")
+MODEL_SEGMENT = "{model:path}"
 
 
 class Service:
@@ -32,68 +40,75 @@ def _service(request: Request) -> Service:
 
 def _current_caller(request: Request) -> callers.Caller:
     # Called directly, not through Depends: FastAPI's dependency solving costs more than the whole lookup.
-    headers = request.headers
-    cookie = "; ".join(headers.getlist("cookie")) or None
     # The peer address: Mangum sets it from API Gateway's source IP, uvicorn from the socket. Never X-Forwarded-For.
-    client_ip = request.client.host if request.client else None
-    caller = _service(request).resolver.resolve(headers.getlist("authorization"), cookie, client_ip)
+    caller = _service(request).resolver.resolve(credentials(request.scope))
     request.state.caller = caller
     return caller
 
 
-async def list_models(request: Request) -> Response:
-    service = _service(request)
-    listing = service.access.listing(_current_caller(request))
+def _answer(request: Request, document: Document) -> Response:
+    settings = _service(request).settings
     return document_response(
-        request,
-        listing,
-        max_age=service.settings.client_max_age_seconds,
-        gzip_min_bytes=service.settings.gzip_min_bytes,
+        request, document, max_age=settings.client_max_age_seconds, gzip_min_bytes=settings.gzip_min_bytes
     )
+
+
+async def list_models(request: Request) -> Response:
+    dialect = dialect_for(request.scope)
+    caller = _current_caller(request)
+    query = request.query_params
+    return _answer(request, _service(request).access.page(caller, lambda listing: dialect.page(listing, query)))
 
 
 async def retrieve_model(request: Request) -> Response:
     # Not a `model: str` parameter: it would build a pydantic field (and import pydantic.v1) at init. Not
     # path_params either: the route pattern ends in `$`, so a trailing newline falls off (`gpt-4o%0A` as `gpt-4o`).
-    model: str = request.scope["path"].partition("/v1/models/")[2]
+    prefix = request.scope["route"].path.removesuffix(MODEL_SEGMENT)
+    model: str = request.scope["path"].partition(prefix)[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
         return await list_models(request)
-    service = _service(request)
-    return document_response(
-        request,
-        service.access.model(_current_caller(request), model),
-        max_age=service.settings.client_max_age_seconds,
-        gzip_min_bytes=service.settings.gzip_min_bytes,
-    )
+    dialect = dialect_for(request.scope)
+    caller = _current_caller(request)
+    access = _service(request).access
+    for candidate in dialect.candidates(model):
+        try:
+            return _answer(request, access.model(caller, candidate, dialect.name, dialect.model))
+        except ModelNotFound:
+            continue
+    raise ModelNotFound(model)
 
 
 def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="modelgate", version="1.0.0", docs_url=None, redoc_url=None)
     app.state.service = service
-    app.add_api_route(
-        "/v1/models",
-        list_models,
-        methods=["GET"],
-        response_class=Response,
-        responses=openapi.responses(openapi.MODEL_LIST),
-        summary="List the models the caller may use",
-    )
-    app.add_api_route(
-        "/v1/models/{model:path}",
-        retrieve_model,
-        methods=["GET"],
-        response_class=Response,
-        responses=openapi.responses(openapi.MODEL, not_found=True),
-        openapi_extra={"parameters": [openapi.MODEL_PARAMETER]},
-        summary="Retrieve one model the caller may use",
-    )
-    # HEAD: GET's answer without the body. Own routes, out of the schema (FastAPI names one operation per route).
-    for path, endpoint in (("/v1/models", list_models), ("/v1/models/{model:path}", retrieve_model)):
-        app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, include_in_schema=False)
+    for prefix in MODEL_ROUTES:
+        retrieve = f"{prefix}/{MODEL_SEGMENT}"
+        app.add_api_route(
+            prefix,
+            list_models,
+            methods=["GET"],
+            response_class=Response,
+            responses=openapi.list_responses(prefix),
+            openapi_extra={"parameters": openapi.list_parameters(prefix)},
+            summary=openapi.LIST_SUMMARY[prefix],
+        )
+        app.add_api_route(
+            retrieve,
+            retrieve_model,
+            methods=["GET"],
+            response_class=Response,
+            responses=openapi.model_responses(prefix),
+            openapi_extra={"parameters": openapi.model_parameters(prefix)},
+            summary=openapi.MODEL_SUMMARY[prefix],
+        )
+        # HEAD: GET's answer without the body. Own routes, out of the schema (FastAPI names one operation per route).
+        for path, endpoint in ((prefix, list_models), (retrieve, retrieve_model)):
+            app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, include_in_schema=False)
     errors.install(app)
     app.add_middleware(
         CorsMiddleware,
         allow_origins=service.settings.cors_allow_origins,
         credential_origins=service.settings.cors_credential_origins,
     )
+    app.add_middleware(QueryKeyScrub)  # outermost: the `key` query parameter is gone before anything reads the URL
     return app

@@ -1,8 +1,9 @@
 """CORS for browser clients, as a plain ASGI middleware.
 
-Any origin in `allow_origins` (or `*`) may read responses; the key travels in the Authorization header, so
-no ambient credential is exposed. Cookies (`Access-Control-Allow-Credentials`) are allowed only for origins
-listed one by one in `credential_origins`, never for `*`. Preflights are answered here, without a key.
+Any origin in `allow_origins` (or `*`) may read responses; the key travels in a header (Authorization, x-api-key,
+x-goog-api-key) or the URL, so no ambient credential is exposed. Cookies (`Access-Control-Allow-Credentials`)
+are allowed only for origins listed one by one in `credential_origins`, never for `*`. Preflights are answered
+here, without a key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from handler.core.listing import to_json
 
 ALLOWED_METHODS = b"GET, HEAD, OPTIONS"
-DEFAULT_ALLOWED_HEADERS = b"Authorization, Content-Type, OpenAI-Organization, OpenAI-Project"
+# What the OpenAI, Anthropic and Google clients send; a preflight that names its headers gets those echoed.
+DEFAULT_ALLOWED_HEADERS = (
+    b"Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, x-api-key, anthropic-version, "
+    b"anthropic-beta, anthropic-dangerous-direct-browser-access, x-goog-api-key, x-goog-api-client"
+)
 EXPOSED_HEADERS = b"ETag, Retry-After"
 PREFLIGHT_MAX_AGE = b"600"
 

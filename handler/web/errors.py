@@ -1,10 +1,12 @@
-"""Domain errors and HTTP mishaps as OpenAI-shaped JSON: {"error": {"message", "type", "param", "code"}}."""
+"""Domain errors and HTTP mishaps as Problems, rendered by the dialect that answers the request.
+
+OpenAI's shape is {"error": {"message", "type", "param", "code"}}; Anthropic's and Gemini's are in their modules.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,8 +14,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from handler.core.errors import AccessDenied, ModelNotFound, NotAuthenticated, StoreUnavailable
-from handler.core.listing import to_json
-from handler.web.requestlog import log_request
+from handler.web.dialects import BadRequest, Problem, dialect_for
+from handler.web.requestlog import log_request, request_id
 
 log = logging.getLogger("modelgate.web")
 MAX_ECHOED_ID = 256
@@ -29,73 +31,67 @@ def _redact(text: str) -> str:
     return _KEYLIKE.sub(lambda m: m.group(0)[:5] + "****", text)
 
 
-def error_response(
-    request: Request,
-    status: int,
-    message: str,
-    *,
-    type_: str = "invalid_request_error",
-    param: str | None = None,
-    code: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
-    log_request(request, status, error_code=code or type_)
-    content = b"" if request.method == "HEAD" else to_json(body)  # HEAD: status and headers only
-    return Response(content, status_code=status, media_type="application/json", headers=headers)
+def error_response(request: Request, problem: Problem) -> Response:
+    status, body = dialect_for(request.scope).error(problem, request_id(request))
+    log_request(request, status, error_code=problem.code or problem.type)
+    content = b"" if request.method == "HEAD" else body  # HEAD: status and headers only
+    return Response(content, status_code=status, media_type="application/json", headers=problem.headers)
 
 
 async def _not_authenticated(request: Request, error: Exception) -> Response:
     assert isinstance(error, NotAuthenticated)
-    return error_response(request, 401, error.message, code=error.code)
+    return error_response(request, Problem(401, error.message, code=error.code, refusal=error.reason))
 
 
 async def _access_denied(request: Request, error: Exception) -> Response:
     assert isinstance(error, AccessDenied)
-    return error_response(request, 403, error.message, type_="permission_error", code=error.code)
+    return error_response(request, Problem(403, error.message, "permission_error", code=error.code))
 
 
 async def _model_not_found(request: Request, error: Exception) -> Response:
     assert isinstance(error, ModelNotFound)
     message = f"The model '{_redact(error.model_id)}' does not exist or you do not have access to it."
-    return error_response(request, 404, message, param="model", code="model_not_found")
+    return error_response(request, Problem(404, message, param="model", code="model_not_found"))
+
+
+async def _bad_request(request: Request, error: Exception) -> Response:
+    assert isinstance(error, BadRequest)
+    return error_response(request, Problem(400, _redact(error.message), param=error.param, code="invalid_request"))
 
 
 async def _store_unavailable(request: Request, error: Exception) -> Response:
-    return error_response(
-        request,
-        503,
-        "The model directory is temporarily unavailable. Please retry shortly.",
-        type_="server_error",
-        code="service_unavailable",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
-    )
+    message = "The model directory is temporarily unavailable. Please retry shortly."
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    return error_response(request, Problem(503, message, "server_error", code="service_unavailable", headers=headers))
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 404:
         message = "Invalid URL. This service answers GET /v1/models and GET /v1/models/{model}."
-        return error_response(request, 404, message, code="unknown_url")
+        return error_response(request, Problem(404, message, code="unknown_url"))
     if error.status_code == 405:
         message = f"Method {request.method} is not allowed here. Use GET."
-        return error_response(request, 405, message, code="method_not_allowed", headers={"Allow": "GET, HEAD"})
-    return error_response(request, error.status_code, str(error.detail), code=None)
+        allow = {"Allow": "GET, HEAD"}
+        return error_response(request, Problem(405, message, code="method_not_allowed", headers=allow))
+    return error_response(request, Problem(error.status_code, str(error.detail)))
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:
-    return error_response(request, 400, "The request is not valid.", code="invalid_request")
+    return error_response(request, Problem(400, "The request is not valid.", code="invalid_request"))
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("unexpected error", exc_info=error)
-    return error_response(request, 500, "The server had an error while processing your request.", type_="server_error")
+    message = "The server had an error while processing your request."
+    return error_response(request, Problem(500, message, "server_error"))
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(NotAuthenticated, _not_authenticated)
     app.add_exception_handler(AccessDenied, _access_denied)
     app.add_exception_handler(ModelNotFound, _model_not_found)
+    app.add_exception_handler(BadRequest, _bad_request)
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)

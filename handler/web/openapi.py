@@ -82,17 +82,168 @@ ERROR: dict[str, Any] = {
 }
 
 
+ANTHROPIC_MODEL: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "id", "display_name", "created_at", "lifecycle"],
+    "properties": {
+        "type": {"const": "model"},
+        "id": {"type": "string"},
+        "display_name": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "lifecycle": {"enum": ["active", "deprecated", "retired"]},
+        "max_input_tokens": {"type": "integer"},
+        "max_tokens": {"type": "integer"},
+        "capabilities": {"type": "object"},
+        "deprecated_at": {"type": "string"},
+        "retires_at": {"type": "string"},
+    },
+}
+
+ANTHROPIC_PAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["data", "has_more", "first_id", "last_id"],
+    "properties": {
+        "data": {"type": "array", "items": ANTHROPIC_MODEL},
+        "has_more": {"type": "boolean"},
+        "first_id": {"type": ["string", "null"]},
+        "last_id": {"type": ["string", "null"]},
+    },
+}
+
+ANTHROPIC_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "error", "request_id"],
+    "properties": {
+        "type": {"const": "error"},
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+        },
+        "request_id": {"type": "string"},
+    },
+}
+
+GEMINI_MODEL: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "baseModelId", "displayName", "supportedGenerationMethods"],
+    "properties": {
+        "name": {"type": "string", "pattern": "^models/"},
+        "baseModelId": {"type": "string"},
+        "version": {"type": "string"},
+        "displayName": {"type": "string"},
+        "description": {"type": "string"},
+        "inputTokenLimit": {"type": "integer"},
+        "outputTokenLimit": {"type": "integer"},
+        "supportedGenerationMethods": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+GEMINI_LIST: dict[str, Any] = {
+    "type": "object",
+    "required": ["models"],
+    "properties": {
+        "models": {"type": "array", "items": GEMINI_MODEL},
+        "nextPageToken": {"type": "string", "description": "Absent on the last page"},
+    },
+}
+
+GEMINI_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "status"],
+            "properties": {
+                "code": {"type": "integer"},
+                "message": {"type": "string"},
+                "status": {"type": "string"},
+                "details": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
+}
+
+OPENAI_ROUTES = ("/v1beta/openai/models",)
+GEMINI_ROUTES = ("/v1beta/models",)
+LIST_SUMMARY = {
+    "/v1/models": "List the caller's models (OpenAI; Anthropic with anthropic-version; Gemini with x-goog-api-key)",
+    "/v1beta/models": "List the caller's models, Gemini dialect",
+    "/v1beta/openai/models": "List the caller's models, OpenAI dialect (Gemini's OpenAI-compatible base URL)",
+}
+MODEL_SUMMARY = {
+    "/v1/models": "Retrieve one model the caller may use (OpenAI, Anthropic or Gemini, as for the list)",
+    "/v1beta/models": "Retrieve one model the caller may use, Gemini dialect (`models/<id>` accepted)",
+    "/v1beta/openai/models": "Retrieve one model the caller may use, OpenAI dialect",
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+ANTHROPIC_VERSION: dict[str, Any] = {
+    "name": "anthropic-version",
+    "in": "header",
+    "required": False,
+    "description": "Any value: the answer is in Anthropic's shape",
+    "schema": {"type": "string"},
+}
+ANTHROPIC_PAGING = [
+    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Anthropic: models per page (default 20)"),
+    _query("after_id", {"type": "string"}, "Anthropic: the page after this id of the caller's list"),
+    _query("before_id", {"type": "string"}, "Anthropic: the page before this id of the caller's list"),
+    _query("lifecycle", {"enum": ["active", "deprecated", "retired"]}, "Anthropic: only models in this lifecycle"),
+]
+GEMINI_PAGING = [
+    _query("pageSize", {"type": "integer", "minimum": 0}, "Gemini: models per page (default 50, at most 1000)"),
+    _query("pageToken", {"type": "string"}, "Gemini: the nextPageToken of the previous page"),
+]
+
+
+def _shapes(prefix: str, openai: dict[str, Any], anthropic: dict[str, Any], gemini: dict[str, Any]) -> Any:
+    if prefix in OPENAI_ROUTES:
+        return openai
+    if prefix in GEMINI_ROUTES:
+        return gemini
+    return {"anyOf": [openai, anthropic, gemini]}
+
+
+def list_parameters(prefix: str) -> list[dict[str, Any]]:
+    if prefix in OPENAI_ROUTES:
+        return []
+    if prefix in GEMINI_ROUTES:
+        return GEMINI_PAGING
+    return [ANTHROPIC_VERSION, *ANTHROPIC_PAGING, *GEMINI_PAGING]
+
+
+def model_parameters(prefix: str) -> list[dict[str, Any]]:
+    return [MODEL_PARAMETER] if prefix not in ("/v1/models",) else [MODEL_PARAMETER, ANTHROPIC_VERSION]
+
+
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def responses(ok: dict[str, Any], *, not_found: bool = False) -> dict[int | str, dict[str, Any]]:
+def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int | str, dict[str, Any]]:
+    error = _shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR)
     documented: dict[int | str, dict[str, Any]] = {
         200: _json(ok, "OK"),
         304: {"description": "Not modified: the If-None-Match ETag still matches"},
-        401: _json(ERROR, "Missing, malformed, unknown, disabled or expired API key"),
-        503: _json(ERROR, "The store is unavailable; retry after Retry-After seconds"),
+        400: _json(error, "A bad paging parameter; Gemini: a bad key (INVALID_ARGUMENT, API_KEY_INVALID)"),
+        401: _json(error, "Missing, malformed, unknown, disabled or expired API key"),
+        403: _json(error, "Gemini: no key and anonymous access is off (PERMISSION_DENIED)"),
+        503: _json(error, "The store is unavailable; retry after Retry-After seconds"),
     }
     if not_found:
-        documented[404] = _json(ERROR, "The model does not exist or the caller may not see it")
+        documented[404] = _json(error, "The model does not exist or the caller may not see it")
     return documented
+
+
+def list_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
+    return _documented(prefix, _shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST), not_found=False)
+
+
+def model_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
+    return _documented(prefix, _shapes(prefix, MODEL, ANTHROPIC_MODEL, GEMINI_MODEL), not_found=True)

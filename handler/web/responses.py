@@ -8,6 +8,9 @@ from fastapi.responses import Response
 from handler.core.listing import Document
 from handler.web.requestlog import log_request
 
+# Everything that picks the answer: the credential wherever it travels, the dialect, and the encoding.
+VARY = "Authorization, X-Api-Key, X-Goog-Api-Key, Anthropic-Version, Cookie, Accept-Encoding"
+
 
 def _accepts_gzip(accept_encoding: str) -> bool:
     for part in accept_encoding.lower().split(","):
@@ -30,7 +33,7 @@ def document_response(request: Request, document: Document, *, max_age: int, gzi
     headers = {
         "ETag": etag,
         "Cache-Control": f"private, max-age={max_age}",
-        "Vary": "Authorization, Cookie, Accept-Encoding",
+        "Vary": VARY,
     }
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None and _matches(if_none_match, etag):

@@ -87,7 +87,10 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
         app = create_app(build_service(settings))
         signer = SessionSigner(secret) if len(secret) >= 32 else None
         print(_banner(ctx, seed, f"http://{args.host}:{args.port}", settings, signer), flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+        # proxy_headers off: the client IP (for IP allow-lists) is the peer, never a client-sent X-Forwarded-For.
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, proxy_headers=False
+        )
     return 0
 
 

@@ -17,6 +17,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -70,8 +71,9 @@ class Hostile:
     request: Request
     status: int
     sees: str | None = None  # a 200 list: whose EXPECTED list it is; a 200 retrieve: the model id
-    code: str | None = None  # an error: its OpenAI `code`
+    code: str | None = None  # an error: its OpenAI `code`, Anthropic error `type` or Google `status`
     http_parser_refuses: bool = False  # h11 answers 400 itself (NUL in a header); the app never sees it
+    dialect: str = "openai"  # who answers: openai, anthropic or gemini
 
 
 def auth(*values: str, **extra: Any) -> Request:
@@ -105,6 +107,202 @@ PREFLIGHT = (
     ("Access-Control-Request-Headers", "authorization"),
 )
 ROUTES = ("/v1/models", "/v1/models/gpt-4o-mini")
+
+
+def keyed(*headers: tuple[str, str], path: str = "/v1/models", query: str = "") -> Request:
+    return Request(path=path, headers=headers, query=query)
+
+
+ANTHROPIC = ("anthropic-version", "2023-06-01")
+
+
+def gemini_bad_key(name: str, request: Request) -> Hostile:
+    return Hostile(name, request, 400, code="INVALID_ARGUMENT", dialect="gemini")
+
+
+def gemini_conflict(name: str, request: Request) -> Hostile:
+    return Hostile(name, request, 401, code="UNAUTHENTICATED", dialect="gemini")
+
+
+def anthropic_refused(name: str, request: Request) -> Hostile:
+    return Hostile(name, request, 401, code="authentication_error", dialect="anthropic")
+
+
+KEY_PLACES: list[Hostile] = [
+    Hostile("x-api-key: a valid key", keyed(("x-api-key", FULL)), 200, sees="full"),
+    Hostile(
+        "x-api-key: the same key as the Bearer",
+        keyed(("x-api-key", FULL), ("Authorization", f"Bearer {FULL}")),
+        200,
+        sees="full",
+    ),
+    refused("x-api-key: a near miss", keyed(("x-api-key", NEAR_MISS))),
+    refused("x-api-key: empty", keyed(("x-api-key", ""))),
+    refused("x-api-key: 10 KB", keyed(("x-api-key", "sk-" + "A" * 10_240))),
+    refused("x-api-key: control characters", keyed(("x-api-key", f"{FULL}\x01"))),
+    refused(
+        "x-api-key: unknown, with a valid session",
+        Request(headers=(("x-api-key", world.UNKNOWN_KEY),), cookies=(f"{COOKIE}={ALICE_SESSION}",)),
+    ),
+    refused("x-api-key: disabled key", keyed(("x-api-key", world.KEYS["disabled"]))),
+    refused(
+        "x-api-key and Bearer disagree, both valid", keyed(("x-api-key", BOB), ("Authorization", f"Bearer {FULL}"))
+    ),
+    refused("x-api-key twice, different", keyed(("x-api-key", FULL), ("x-api-key", BOB))),
+    Hostile("x-goog-api-key: a valid key", keyed(("x-goog-api-key", BOB)), 200, sees="bob", dialect="gemini"),
+    gemini_bad_key("x-goog-api-key: a near miss", keyed(("x-goog-api-key", NEAR_MISS))),
+    gemini_bad_key("x-goog-api-key: expired key", keyed(("x-goog-api-key", world.KEYS["expired"]))),
+    gemini_conflict("x-goog-api-key and x-api-key disagree", keyed(("x-goog-api-key", FULL), ("x-api-key", BOB))),
+    Hostile("?key=: a valid key", keyed(query=f"key={LIMITED}"), 200, sees="limited", dialect="gemini"),
+    Hostile("?key=: beside api_key=", keyed(query=f"api_key={FULL}&key={FULL}"), 200, sees="full", dialect="gemini"),
+    gemini_bad_key("?key=: a near miss", keyed(query=f"key={NEAR_MISS}")),
+    gemini_bad_key("?key=: empty", keyed(query="key=")),
+    gemini_bad_key("?key=: percent-encoded name", keyed(query=f"%6Bey={NEAR_MISS}")),
+    gemini_conflict("?key=: twice, different", keyed(query=f"key={FULL}&key={BOB}")),
+    gemini_conflict("?key= and x-goog-api-key disagree", keyed(("x-goog-api-key", FULL), query=f"key={BOB}")),
+    gemini_bad_key("?key=: bad key on retrieve", keyed(path="/v1/models/gpt-4o-mini", query=f"key={NEAR_MISS}")),
+    Hostile(
+        "?key=: bad key on an unknown route",
+        keyed(path="/v1/engines", query=f"key={NEAR_MISS}"),
+        404,
+        code="NOT_FOUND",
+        dialect="gemini",
+    ),
+    Hostile(
+        "anthropic-version + x-api-key", keyed(ANTHROPIC, ("x-api-key", FULL)), 200, sees="full", dialect="anthropic"
+    ),
+    Hostile(
+        "anthropic-version + x-goog-api-key: Anthropic answers",
+        keyed(ANTHROPIC, ("x-goog-api-key", BOB)),
+        200,
+        sees="bob",
+        dialect="anthropic",
+    ),
+    anthropic_refused("anthropic-version + bad x-api-key", keyed(ANTHROPIC, ("x-api-key", NEAR_MISS))),
+    anthropic_refused("anthropic-version + bad ?key=", keyed(ANTHROPIC, query=f"key={NEAR_MISS}")),
+    anthropic_refused(
+        "anthropic-version + Bearer and x-api-key disagree",
+        keyed(ANTHROPIC, ("x-api-key", FULL), ("Authorization", f"Bearer {BOB}")),
+    ),
+    Hostile(
+        "anthropic-version, empty value",
+        keyed(("anthropic-version", ""), ("x-api-key", BOB)),
+        200,
+        sees="bob",
+        dialect="anthropic",
+    ),
+    Hostile(
+        "/v1beta/models: x-goog-api-key",
+        keyed(("x-goog-api-key", FULL), path="/v1beta/models"),
+        200,
+        sees="full",
+        dialect="gemini",
+    ),
+    gemini_bad_key(
+        "/v1beta/models: bad Bearer", keyed(("Authorization", f"Bearer {NEAR_MISS}"), path="/v1beta/models")
+    ),
+    Hostile(
+        "/v1beta/models: anthropic-version does not switch it",
+        keyed(ANTHROPIC, path="/v1beta/models"),
+        200,
+        sees="anonymous",
+        dialect="gemini",
+    ),
+    Hostile("/v1beta/openai/models: ?key=", keyed(path="/v1beta/openai/models", query=f"key={BOB}"), 200, sees="bob"),
+    refused(
+        "/v1beta/openai/models: bad x-goog-api-key", keyed(("x-goog-api-key", NEAR_MISS), path="/v1beta/openai/models")
+    ),
+    Hostile(
+        "/v1beta/models/models/<id> form",
+        keyed(path="/v1beta/models/models/gpt-4o-mini"),
+        200,
+        sees="gpt-4o-mini",
+        dialect="gemini",
+    ),
+    Hostile(
+        "/v1beta/models/<id with %2F>",
+        keyed(("x-goog-api-key", FULL), path="/v1beta/models/meta-llama%2FLlama-3.1-8B-Instruct"),
+        200,
+        sees="meta-llama/Llama-3.1-8B-Instruct",
+        dialect="gemini",
+    ),
+    Hostile(
+        "/v1beta/models/<hidden model>", keyed(path="/v1beta/models/gpt-4o"), 404, code="NOT_FOUND", dialect="gemini"
+    ),
+    Hostile(
+        "/v1beta/models/models/ (no id)", keyed(path="/v1beta/models/models/"), 404, code="NOT_FOUND", dialect="gemini"
+    ),
+    Hostile(
+        "/v1beta/openai/models/<hidden model>", keyed(path="/v1beta/openai/models/gpt-4o"), 404, code="model_not_found"
+    ),
+    # --- paging parameters ---
+    *[
+        Hostile(
+            f"anthropic {query}",
+            keyed(ANTHROPIC, ("x-api-key", FULL), query=query),
+            400,
+            code="invalid_request_error",
+            dialect="anthropic",
+        )
+        for query in (
+            "limit=0",
+            "limit=1001",
+            "limit=abc",
+            "limit=-1",
+            "limit=1e3",
+            "after_id=no-such-model",
+            "after_id=gpt-4o&before_id=davinci",
+            "lifecycle=bogus",
+            "before_id=" + FULL,
+        )
+    ],
+    Hostile("anthropic limit=1", keyed(ANTHROPIC, query="limit=1"), 200, sees="anonymous", dialect="anthropic"),
+    *[
+        Hostile(
+            f"gemini {query}",
+            keyed(("x-goog-api-key", FULL), path="/v1beta/models", query=query),
+            400,
+            code="INVALID_ARGUMENT",
+            dialect="gemini",
+        )
+        for query in (
+            "pageToken=garbage",
+            "pageToken=" + "A" * 2000,
+            "pageToken=%00%01",
+            "pageSize=-1",
+            "pageSize=abc",
+            "pageSize=1.5",
+        )
+    ],
+    Hostile(
+        "gemini pageSize=99999999 is 1000",
+        keyed(("x-goog-api-key", FULL), path="/v1beta/models", query="pageSize=99999999"),
+        200,
+        sees="full",
+        dialect="gemini",
+    ),
+    *[
+        Hostile(f"method {method} {route}", path(route, method=method), 405, code=code, dialect=dialect)
+        for route, code, dialect in (
+            ("/v1beta/models", "UNIMPLEMENTED", "gemini"),
+            ("/v1beta/openai/models/gpt-4o-mini", "method_not_allowed", "openai"),
+        )
+        for method in ("POST", "DELETE")
+    ],
+    Hostile(
+        "preflight with the Anthropic and Gemini headers",
+        Request(
+            "OPTIONS",
+            "/v1/models",
+            (
+                ("Origin", "https://chat.example"),
+                ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "x-api-key, anthropic-version, x-goog-api-key"),
+            ),
+        ),
+        204,
+    ),
+]
 
 CASES: list[Hostile] = [
     # --- Authorization ---
@@ -143,8 +341,8 @@ CASES: list[Hostile] = [
         auth(f"Bearer {NEAR_MISS}", cookies=(f"{COOKIE}={ALICE_SESSION}",)),
     ),
     refused("auth empty header never falls back to a session", auth("", cookies=(f"{COOKIE}={ALICE_SESSION}",))),
-    anonymous("auth key in x-api-key is not read", Request(headers=(("x-api-key", FULL),))),
-    anonymous("auth key in the query is not read", Request(query=f"api_key={FULL}&key={FULL}")),
+    # --- Keys in x-api-key, x-goog-api-key and ?key=: the same keys, the same rules, on any route ---
+    *KEY_PLACES,
     # --- Cookies: a bad session is no session, so the caller is anonymous ---
     Hostile("cookie valid session (control)", cookies(f"{COOKIE}={ALICE_SESSION}"), 200, sees="session:alice"),
     Hostile("cookie valid session, quoted", cookies(f'{COOKIE}="{BOB_SESSION}"'), 200, sees="session:bob"),
@@ -238,11 +436,14 @@ CASES: list[Hostile] = [
 ]
 
 BODYLESS = {204, 304}
+LISTS = {"/v1/models", "/v1beta/models", "/v1beta/openai/models"}
 
 
 def _sent_secrets(request: Request) -> list[str]:
     """Credentials this request carries (long enough to mean something), plus the world's."""
     sent = [value.partition(" ")[2].strip() for name, value in request.headers if name.lower() == "authorization"]
+    sent += [value for name, value in request.headers if name.lower() in {"x-api-key", "x-goog-api-key"}]
+    sent += [unquote(pair[4:]) for pair in request.query.split("&") if pair.startswith("key=")]
     sent += [pair.partition("=")[2] for pair in request.cookies]
     return [s for s in (*SECRETS, *sent) if len(s) >= 12]
 
@@ -263,19 +464,40 @@ def check(case: Hostile, reply: Reply, *, parser_refusal: bool = False) -> None:
     assert reply.headers["content-type"].startswith("application/json")
     document = reply.json()
     if reply.status == 200:
-        if case.request.path.rstrip("/") == "/v1/models":
-            assert document["object"] == "list"
-            assert [model["id"] for model in document["data"]] == world.EXPECTED[str(case.sees)]
-        else:
-            assert document["object"] == "model"
-            assert document["id"] == case.sees
+        check_answer(case, document)
         return
-    assert list(document) == ["error"]
-    error = document["error"]
-    assert list(error) == ["message", "type", "param", "code"]
-    assert isinstance(error["message"], str)
-    assert error["type"] == "invalid_request_error"
-    assert error["code"] == case.code
+    check_error(case, reply, document)
+
+
+def check_answer(case: Hostile, document: Any) -> None:
+    listed = case.request.path.rstrip("/") in LISTS
+    if case.dialect == "gemini":
+        ids = [model["baseModelId"] for model in document["models"]] if listed else [document["baseModelId"]]
+    elif case.dialect == "anthropic":
+        assert listed or document["type"] == "model"
+        ids = [model["id"] for model in document["data"]] if listed else [document["id"]]
+    else:
+        assert document["object"] == ("list" if listed else "model")
+        ids = [model["id"] for model in document["data"]] if listed else [document["id"]]
+    assert ids == (world.EXPECTED[str(case.sees)] if listed else [case.sees])
+
+
+def check_error(case: Hostile, reply: Reply, document: Any) -> None:
+    if case.dialect == "anthropic":
+        assert list(document) == ["type", "error", "request_id"]
+        assert list(document["error"]) == ["type", "message"]
+        assert document["error"]["type"] == case.code
+    elif case.dialect == "gemini":
+        assert list(document) == ["error"]
+        assert list(document["error"])[:3] == ["code", "message", "status"]
+        assert (document["error"]["code"], document["error"]["status"]) == (reply.status, case.code)
+    else:
+        assert list(document) == ["error"]
+        error = document["error"]
+        assert list(error) == ["message", "type", "param", "code"]
+        assert isinstance(error["message"], str)
+        assert error["type"] == "invalid_request_error"
+        assert error["code"] == case.code
     if reply.status == 405:
         assert sorted(reply.headers["allow"].split(", ")) == ["GET", "HEAD"]
 

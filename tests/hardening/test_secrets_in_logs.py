@@ -67,7 +67,11 @@ SCENARIO: list[tuple[Request, int, str | None, str | None]] = [
     (Request(headers=(*bearer(world.KEYS["full"]), *bearer(world.KEYS["bob"]))), 401, None, None),
     (Request(headers=bearer(world.KEYS["full"] + "\x01")), 401, None, None),
     (Request(path=f"/v1/models/{world.KEYS['full']}"), 404, "anonymous", None),
-    (Request(query=f"key={world.KEYS['full']}"), 200, "anonymous", None),
+    (Request(query=f"key={world.KEYS['full']}"), 200, "key", "full"),  # Gemini's ?key=
+    (Request(query=f"key={NEAR_MISS}"), 400, None, None),  # Gemini: API_KEY_INVALID
+    (Request(path="/v1/engines", query=f"key={NEAR_MISS}"), 404, None, None),  # never read, still scrubbed
+    (Request(headers=(("x-api-key", NEAR_MISS), ("anthropic-version", "2023-06-01"))), 401, None, None),
+    (Request(headers=(("x-goog-api-key", world.KEYS["bob"]),)), 200, "key", "bob"),
     (Request(method="POST", headers=bearer(world.KEYS["full"])), 405, None, None),
 ]
 # Then, with DynamoDB throttling every lookup, callers never read before get 503.

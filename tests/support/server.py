@@ -59,7 +59,9 @@ def serve(settings: Settings) -> Iterator[LocalServer]:
     """Run the app for `settings` on a free loopback port until the block ends."""
     port = free_port()
     app = create_app(build_service(settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
