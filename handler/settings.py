@@ -59,6 +59,9 @@ class Settings:
     gzip_min_bytes: int = 1024
     cors_allow_origins: tuple[str, ...] = ("*",)
     cors_credential_origins: tuple[str, ...] = ()
+    # EMF metrics go to this CloudWatch namespace; empty (the default outside Lambda) turns them off.
+    metrics_namespace: str = ""
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -84,4 +87,6 @@ class Settings:
             gzip_min_bytes=int(_number(env, "GZIP_MIN_BYTES", cls.gzip_min_bytes, low=0, high=10**9)),
             cors_allow_origins=_list(env, "CORS_ALLOW_ORIGINS", cls.cors_allow_origins),
             cors_credential_origins=credential_origins,
+            metrics_namespace=env.get("METRICS_NAMESPACE", "").strip(),
+            log_level=env.get("MODELGATE_LOG_LEVEL", "").strip().upper() or cls.log_level,
         )

@@ -17,6 +17,7 @@ from handler.core.listing import Listing
 from handler.core.ports import Directory, SessionVerifier
 from handler.core.sessions import SessionSigner, WeakSecret
 from handler.core.ttlcache import TtlCache
+from handler.metrics import Metrics
 from handler.settings import Settings
 from handler.store.cache import CachedDirectory
 from handler.store.dynamodb import DynamoDirectory
@@ -71,16 +72,28 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
 
 
 def build_service(
-    settings: Settings, directory: Directory | None = None, *, clock: Callable[[], float] = time.monotonic
+    settings: Settings,
+    directory: Directory | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    metrics: Metrics | None = None,
 ) -> Service:
-    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache (timed by `clock`)."""
-    store = directory if directory is not None else DynamoDirectory(dynamodb_client(settings), settings.table_name)
+    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache (timed by `clock`).
+    Metrics are on when the settings name a namespace (the deployed stack does)."""
+    if metrics is None:
+        namespace = settings.metrics_namespace
+        metrics = Metrics(namespace, enabled=bool(namespace), level=settings.log_level)
+    if directory is not None:
+        store = directory
+    else:
+        store = DynamoDirectory(dynamodb_client(settings), settings.table_name, metrics)
     cached = CachedDirectory(
         store,
         ttl=settings.cache_ttl_seconds,
         max_entries=settings.cache_max_entries,
         stale_if_error=settings.stale_if_error_seconds,
         clock=clock,
+        metrics=metrics,
     )
     # A listing's key names its content (group view version, token list), so it never goes stale: when the TTL
     # re-reads an unchanged group, the rendered bytes are reused. Only room evicts it.
@@ -97,4 +110,4 @@ def build_service(
         anonymous_access=settings.anonymous_access,
         clock=time.time,
     )
-    return Service(settings, resolver, ModelAccess(cached, listings), store)
+    return Service(settings, resolver, ModelAccess(cached, listings), store, metrics)

@@ -11,6 +11,7 @@ from handler.core.errors import StoreUnavailable
 from handler.core.ports import Directory
 from handler.core.records import GroupView, Token, User
 from handler.core.ttlcache import MISSING, TtlCache
+from handler.metrics import Metrics
 
 log = logging.getLogger("modelgate.cache")
 T = TypeVar("T")
@@ -31,8 +32,10 @@ class CachedDirectory:
         max_entries: int,
         stale_if_error: float,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
         self._inner = inner
+        self._metrics = metrics if metrics is not None else Metrics.off()
         self._stale_if_error = stale_if_error
         self._tokens: TtlCache[str, Token | None] = TtlCache(ttl, max_entries, clock=clock)
         self._users: TtlCache[str, User | None] = TtlCache(ttl, max_entries, clock=clock)
@@ -40,6 +43,7 @@ class CachedDirectory:
 
     def _read(self, cache: TtlCache[str, T], key: str, load: Callable[[str], T], what: str) -> T:
         hit = cache.get(key)
+        self._metrics.cache_lookup(hit is not MISSING)
         if hit is not MISSING:
             return hit
         try:

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler.core.errors import StoreUnavailable
 from handler.core.records import GroupView, Member, Token, User
+from handler.metrics import Metrics
 from handler.store import layout
 
 if TYPE_CHECKING:
@@ -29,17 +30,21 @@ R = TypeVar("R")
 
 
 @contextmanager
-def _faults(what: str) -> Iterator[None]:
-    """Turn a store failure into StoreUnavailable, logging the error code and never the request."""
+def _faults(what: str, metrics: Metrics) -> Iterator[None]:
+    """Turn a store failure into StoreUnavailable, logging the error code and never the request. Counts the
+    request (one per DynamoDB call; botocore's retries inside it are not seen)."""
     try:
         yield
     except ClientError as error:
+        metrics.dynamodb_request(failed=True)
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         log.warning("dynamodb %s failed", what, extra={"error_code": code})
         raise StoreUnavailable(code) from None
     except BotoCoreError as error:
+        metrics.dynamodb_request(failed=True)
         log.warning("dynamodb %s failed", what, extra={"error_code": type(error).__name__})
         raise StoreUnavailable(type(error).__name__) from None
+    metrics.dynamodb_request()
 
 
 def _decode(what: str, raw: R, build: Callable[[R], T]) -> T:
@@ -104,13 +109,14 @@ def _view(name: str, known: GroupView | None) -> Callable[[list[Item]], GroupVie
 class DynamoDirectory:
     """Reads with GetItem and Query only, which is all the function's IAM role allows."""
 
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, metrics: Metrics | None = None) -> None:
         self.client = client
         self.table = table
+        self.metrics = metrics if metrics is not None else Metrics.off()
         self._views: dict[str, GroupView] = {}  # the last view read of each group
 
     def _get(self, what: str, key: dict[str, str]) -> Item | None:
-        with _faults(what):
+        with _faults(what, self.metrics):
             response = self.client.get_item(TableName=self.table, Key={k: {"S": v} for k, v in key.items()})
         return response.get("Item")
 
@@ -161,7 +167,7 @@ class DynamoDirectory:
             },
         }
         while True:  # one page holds about 1 MB of compressed view, i.e. tens of thousands of models
-            with _faults("group view"):
+            with _faults("group view", self.metrics):
                 page = self.client.query(**request)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:

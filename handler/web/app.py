@@ -11,6 +11,7 @@ from handler.core.callers import CallerResolver
 from handler.core.errors import ModelNotFound
 from handler.core.listing import Document
 from handler.core.ports import Directory
+from handler.metrics import Metrics
 from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
@@ -26,11 +27,19 @@ MODEL_SEGMENT = "{model:path}"
 class Service:
     """What the routes need, built once per container by the composition root (handler.wiring)."""
 
-    def __init__(self, settings: Settings, resolver: CallerResolver, access: ModelAccess, store: Directory) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        resolver: CallerResolver,
+        access: ModelAccess,
+        store: Directory,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.settings = settings
         self.resolver = resolver
         self.access = access
         self.store = store  # the uncached adapter: the benchmark and tests watch its requests
+        self.metrics = metrics if metrics is not None else Metrics.off()
 
 
 def _service(request: Request) -> Service:

@@ -1,4 +1,5 @@
 """One structured log record per request: request id, caller kind, token id and status. Never a credential.
+Every answer passes here, so it also counts the request for the metrics (handler/metrics.py).
 
 Answers (200, 304) are logged at DEBUG and refusals and errors at INFO (5xx at WARNING): a record costs about a
 third of a warm call, and clients such as Open WebUI list models on every page load. `LogLevel=DEBUG` (or
@@ -23,10 +24,13 @@ def request_id(request: Request) -> str | None:
 
 
 def log_request(request: Request, status: int, *, error_code: str | None = None) -> None:
+    state = request.scope.get("state", {})  # request.state's dict; a missing name raises there, which costs µs
+    caller = state.get("caller")
+    # Counted for the EMF metrics (handler/metrics.py), never written per request.
+    request.app.state.service.metrics.request(state.get("dialect", "openai"), caller.kind if caller else "none", status)
     level = logging.DEBUG if status < 400 else logging.INFO if status < 500 else logging.WARNING
     if not log.isEnabledFor(level):
         return
-    caller = getattr(request.state, "caller", None)
     fields: dict[str, Any] = {
         "request_id": request_id(request),
         "route": getattr(request.scope.get("route"), "path", None),
