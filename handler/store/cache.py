@@ -66,6 +66,7 @@ class CachedDirectory:
         missing = []
         for key_hash in key_hashes:
             hit = self._tokens.get(key_hash)
+            self._metrics.cache_lookup(hit is not MISSING)
             if hit is MISSING:
                 missing.append(key_hash)
             elif hit is not None:

@@ -129,7 +129,7 @@ class DynamoDirectory:
         wanted: list[Any] = [{k: {"S": v} for k, v in layout.token_key(h).items()} for h in dict.fromkeys(key_hashes)]
         found: dict[str, Token] = {}
         for _ in range(2):
-            with _faults("token"):
+            with _faults("token", self.metrics):
                 response = self.client.batch_get_item(RequestItems={self.table: {"Keys": wanted}})
             for item in response.get("Responses", {}).get(self.table, []):
                 found[item[layout.PK]["S"].partition("#")[2]] = _decode("token", item, _token)
