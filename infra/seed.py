@@ -1,17 +1,20 @@
 """Seed files: the declarative state an operator applies. YAML, so JSON works too.
 
-models:  [{id, owned_by?, created?, permission?, root?, parent?, status?}]   # the catalog
+models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, status?}]   # the catalog
 groups:  {name: [model id, ...]}                                           # ordered
 users:   [{id, group, status?}]
 tokens:  [{key, user, name?, models?, status?, expires_at?}]              # keys are hashed when applied
 
-A catalog file (`modelgate models import`) is an OpenAI model list `{"object": "list", "data": [...]}`, a
-seed's `models:` section alone, or a bare list of model objects.
+<metadata>: display_name, description, max_input_tokens, max_tokens, capabilities, lifecycle, deprecated_at,
+retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. Catalog files for `modelgate models
+import` are read by infra.catalog_files.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,13 +22,17 @@ from typing import Any
 
 import yaml
 
-from handler.core.catalog import STORED_FIELDS
+from handler.core.catalog import LIFECYCLES, METADATA_FIELDS, STORED_FIELDS
 
 # libyaml's loader and dumper when PyYAML has them: 4x faster on a 10,000-model export, the same bytes.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 STATUSES = ("enabled", "disabled")
 SECTIONS = ("models", "groups", "users", "tokens")
+# A catalog entry's fields, in the order it is stored and exported.
+ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, "status")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 class SeedError(ValueError):
@@ -85,7 +92,7 @@ def _model_list(value: Any, where: str) -> list[str]:
     return ids
 
 
-def _unique(items: list[dict[str, Any]], field_name: str, where: str) -> None:
+def require_unique(items: list[dict[str, Any]], field_name: str, where: str) -> None:
     seen: set[str] = set()
     for i, item in enumerate(items):
         if item[field_name] in seen:
@@ -94,8 +101,85 @@ def _unique(items: list[dict[str, Any]], field_name: str, where: str) -> None:
         seen.add(item[field_name])
 
 
+def _parsed(parse: Callable[[str], Any], text: str) -> Any:
+    try:
+        return parse(text)
+    except ValueError:
+        return None
+
+
+def timestamp(value: Any, where: str) -> str:
+    """An RFC 3339 timestamp, as written (upper case); a date alone is its midnight UTC. YAML reads unquoted ones
+    as datetimes and dates: written as RFC 3339."""
+    if isinstance(value, str) and _DATE.fullmatch(value):
+        value = _parsed(date.fromisoformat, value)
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.isoformat().replace("+00:00", "Z")
+    elif isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00Z"
+    elif (
+        isinstance(value, str)
+        and _RFC3339.fullmatch(value)
+        and _parsed(datetime.fromisoformat, value.upper().replace("Z", "+00:00")) is not None
+    ):
+        return value.upper()  # `t` and `z` are allowed, and not every client reads them
+    raise SeedError(f"{where}: must be an RFC 3339 timestamp, e.g. 2026-01-01T00:00:00Z, or a date")
+
+
+def _json_object(value: Any, where: str) -> dict[str, Any]:
+    """A JSON object: string keys, and values JSON can hold (YAML can write dates and numeric keys too)."""
+
+    def check(item: Any, at: str) -> None:
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    raise SeedError(f"{at}: keys must be strings, not {key!r}")
+                check(inner, f"{at}.{key}")
+        elif isinstance(item, list):
+            for i, inner in enumerate(item):
+                check(inner, f"{at}[{i}]")
+        elif not (item is None or isinstance(item, str | int | float | bool)):
+            raise SeedError(f"{at}: must be a JSON value (a string, number, boolean, null, list or object)")
+
+    if not isinstance(value, dict):
+        raise SeedError(f"{where}: must be an object (a mapping)")
+    check(value, where)
+    return value
+
+
+def _token_count(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SeedError(f"{where}: must be a non-negative integer")
+    return value
+
+
+def metadata_value(name: str, value: Any, where: str) -> Any:
+    """One metadata field's value, checked (and a YAML datetime written as RFC 3339)."""
+    if name == "display_name":
+        return _text(value, where)
+    if name == "description":
+        if not isinstance(value, str):
+            raise SeedError(f"{where}: must be a string")
+        return value
+    if name in ("max_input_tokens", "max_tokens"):
+        return _token_count(value, where)
+    if name == "capabilities":
+        return _json_object(value, where)
+    if name == "lifecycle":
+        if value not in LIFECYCLES:
+            raise SeedError(f"{where}: must be one of {', '.join(LIFECYCLES)}")
+        return value
+    return timestamp(value, where)
+
+
+def canonical(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry's fields in ENTRY_FIELDS order, so that the same entry is always stored as the same bytes."""
+    return {name: entry[name] for name in ENTRY_FIELDS if name in entry}
+
+
 def model_entry(raw: Any, where: str) -> dict[str, Any]:
-    """A catalog entry: its id, the documented fields it gives (kept as given) and its status."""
+    """A catalog entry: its id, the documented fields and the metadata it gives (kept as given), its status."""
     if not isinstance(raw, dict):
         raise SeedError(f"{where}: must be a mapping")
     entry: dict[str, Any] = {"id": _text(raw.get("id"), f"{where}.id")}
@@ -108,6 +192,9 @@ def model_entry(raw: Any, where: str) -> dict[str, Any]:
         _text(entry["owned_by"], f"{where}.owned_by")
     if "permission" in entry and not (entry["permission"] is None or isinstance(entry["permission"], list)):
         raise SeedError(f"{where}.permission: must be a list of permission objects or null")
+    for name in METADATA_FIELDS:
+        if raw.get(name) is not None:
+            entry[name] = metadata_value(name, raw[name], f"{where}.{name}")
     entry["status"] = _status(raw, where)
     return entry
 
@@ -123,7 +210,7 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
     seed = Seed(sections=frozenset(document))
     for i, raw in enumerate(document.get("models") or []):
         seed.models.append(model_entry(raw, f"models[{i}]"))
-    _unique(seed.models, "id", "models")
+    require_unique(seed.models, "id", "models")
     groups = document.get("groups") or {}
     if not isinstance(groups, dict):
         raise SeedError("groups: must map group names to lists of model ids")
@@ -140,7 +227,7 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
                 "status": _status(raw, where),
             }
         )
-    _unique(seed.users, "id", "users")
+    require_unique(seed.users, "id", "users")
     for i, raw in enumerate(document.get("tokens") or []):
         where = f"tokens[{i}]"
         if not isinstance(raw, dict):
@@ -156,11 +243,11 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
             else parse_time(raw["expires_at"], f"{where}.expires_at"),
         }
         seed.tokens.append(token)
-    _unique(seed.tokens, "key", "tokens")
+    require_unique(seed.tokens, "key", "tokens")
     return seed
 
 
-def _load(path: Path) -> Any:
+def load_document(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -176,33 +263,7 @@ def _load(path: Path) -> Any:
 
 
 def load_seed(path: Path) -> Seed:
-    return parse_seed(_load(path), str(path))
-
-
-def parse_catalog(document: Any, source: str = "catalog") -> list[dict[str, Any]]:
-    """A catalog file's entries, documented fields as given; `status` only where the file gives one."""
-    if isinstance(document, dict) and "data" in document and document.get("object", "list") == "list":
-        raw = document["data"]
-    elif isinstance(document, dict) and set(document) == {"models"}:
-        raw = document["models"]
-    elif isinstance(document, dict) and "models" in document:
-        raise SeedError(f"{source}: has {', '.join(sorted(set(document) - {'models'}))} too; use `modelgate apply`")
-    else:
-        raw = document
-    if not isinstance(raw, list):
-        raise SeedError(f'{source}: not a model list (expected {{"object": "list", "data": [...]}} or models: [...])')
-    entries = []
-    for i, item in enumerate(raw):
-        entry = model_entry(item, f"{source}: model [{i}]")
-        if "status" not in item:
-            del entry["status"]
-        entries.append(entry)
-    _unique(entries, "id", f"{source}: models")
-    return entries
-
-
-def load_catalog(path: Path) -> list[dict[str, Any]]:
-    return parse_catalog(_load(path), str(path))
+    return parse_seed(load_document(path), str(path))
 
 
 def dump_seed(seed: Seed, header: str = "") -> str:

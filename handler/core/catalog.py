@@ -2,6 +2,9 @@
 
 Stored values are returned as stored. Every default is a pure function of the model id, so two Lambda
 instances, or two calls a month apart, render the same bytes.
+
+A catalog entry may also carry metadata (METADATA_FIELDS) for the dialects that show it (Anthropic, Gemini).
+The OpenAI object never shows it, so its bytes are the same with or without.
 """
 
 from __future__ import annotations
@@ -16,6 +19,19 @@ CUSTOM_OWNER = "custom"
 DISABLED = "disabled"
 FIELDS = ("id", "object", "created", "owned_by", "permission", "root", "parent")
 STORED_FIELDS = ("created", "owned_by", "permission", "root", "parent")
+# Optional; absent unless the catalog sets them. Timestamps are RFC 3339 strings, token counts non-negative ints.
+METADATA_FIELDS = (
+    "display_name",
+    "description",
+    "max_input_tokens",
+    "max_tokens",  # output
+    "capabilities",  # an object
+    "lifecycle",
+    "deprecated_at",
+    "retires_at",
+)
+LIFECYCLES = ("active", "deprecated", "retired")
+DEFAULT_LIFECYCLE = "active"
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 

@@ -1,4 +1,4 @@
-"""`modelgate models import|list|show|enable|disable|delete`: the catalog of model objects."""
+"""`modelgate models import|list|show|set|enable|disable|delete`: the catalog of model objects and their metadata."""
 
 from __future__ import annotations
 
@@ -7,20 +7,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+from handler.core.catalog import LIFECYCLES, METADATA_FIELDS
 from infra.apply import execute, plan, read_state
+from infra.catalog_files import load_catalog, merged
 from infra.cli.context import CliError, Context, count, progress_bar, table, when
 from infra.registry import DISABLED, ENABLED
-from infra.seed import Seed, SeedError, load_catalog
+from infra.seed import Seed, SeedError, canonical, metadata_value
 
 
 def import_models(ctx: Context, args: argparse.Namespace) -> int:
     try:
-        entries = load_catalog(Path(args.file))
+        found = load_catalog(Path(args.file))
     except SeedError as error:
         raise CliError(str(error)) from None
+    for note in found.notes:
+        ctx.info(f"note: {note}")
     state = read_state(ctx.registry, tokens=False)
-    for entry in entries:  # a file without statuses keeps the ones operators set
-        entry.setdefault("status", state.models.get(entry["id"], {}).get("status", ENABLED))
+    # Merged over what is stored: nothing stored is dropped, and statuses operators set stay.
+    entries = [merged(state.models.get(e["id"]), e, found.derived) for e in found.entries]
     planned = plan(Seed(models=entries, sections=frozenset({"models"})), state)
     if not args.dry_run:
         execute(planned, ctx.registry, progress_bar(len(planned.models), "importing models"))
@@ -29,6 +33,7 @@ def import_models(ctx: Context, args: argparse.Namespace) -> int:
     rebuilt = list(planned.groups) + planned.views
     result = {
         "file": args.file,
+        "format": found.format,
         "dry_run": args.dry_run,
         "models": {"added": added, "changed": changed, "unchanged": len(entries) - added - changed},
         "groups_rebuilt": rebuilt,
@@ -71,11 +76,53 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
     shown: dict[str, Any] = {**entry, "groups": ", ".join(groups) or "(none)"}
     if "created" in entry:
         shown["created"] = f"{entry['created']} ({when(entry['created'])})"
-    for name in ("permission", "parent", "root"):
+    for name in ("permission", "parent", "root", "capabilities"):
         if name in entry:
             shown[name] = json.dumps(entry[name], ensure_ascii=False)
-    lines = [f"{name + ':':<11} {value}" for name, value in shown.items()]
+    width = max(len(name) + 1 for name in ["permission", *shown])
+    lines = [f"{name + ':':<{width}} {value}" for name, value in shown.items()]
     ctx.emit({**entry, "groups": groups}, "\n".join(lines))
+    return 0
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _typed(name: str, text: str) -> Any:
+    """A flag's text as the field's type; metadata_value then checks it as a seed's would be."""
+    if name in ("max_input_tokens", "max_tokens"):
+        try:
+            return int(text)
+        except ValueError:
+            raise CliError(f"{_flag(name)}: must be a non-negative integer, not {text!r}") from None
+    if name == "capabilities":
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise CliError(f"{_flag(name)}: not JSON: {text!r} (e.g. '{{\"vision\": true}}')") from None
+    return text
+
+
+def set_metadata(ctx: Context, args: argparse.Namespace) -> int:
+    given = {name: getattr(args, name) for name in METADATA_FIELDS if getattr(args, name) is not None}
+    unset = list(dict.fromkeys(args.unset or []))
+    if not given and not unset:
+        raise CliError(f"nothing to set: give {', '.join(map(_flag, METADATA_FIELDS))} or --unset FIELD")
+    both = [name for name in unset if name in given]
+    if both:
+        raise CliError(f"{_flag(both[0])} and --unset {both[0]} contradict each other")
+    values = {name: metadata_value(name, _typed(name, text), _flag(name)) for name, text in given.items()}
+    previous = _entry(ctx, args.id)
+    entry = canonical({**{k: v for k, v in previous.items() if k not in unset}, **values})
+    changed = [n for n in METADATA_FIELDS if (n in previous, previous.get(n)) != (n in entry, entry.get(n))]
+    rebuilt = ctx.registry.put_model(entry, previous) if changed else []
+    human = (
+        f"model {args.id} already has these values; nothing written"
+        if not changed
+        else f"model {args.id}: set {', '.join(changed)}; views rebuilt: {', '.join(rebuilt) or '(none)'}"
+    )
+    ctx.emit({"id": args.id, "changed": changed, "model": entry, "groups_rebuilt": rebuilt}, human)
     return 0
 
 
@@ -133,6 +180,33 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     shown = actions.add_parser("show", help="one model's stored fields and the groups naming it", parents=[common])
     shown.add_argument("id", help="model id")
     shown.set_defaults(run=show)
+
+    changed = actions.add_parser(
+        "set",
+        help="set or unset a model's metadata (display name, token limits, lifecycle...)",
+        parents=[common],
+        description="Set a catalog model's metadata, shown by the Anthropic and Gemini model lists (never by the "
+        "OpenAI one), and rebuild the views of the groups naming it, in one transaction. Flags not given keep "
+        "their values; --unset FIELD removes one.",
+    )
+    changed.add_argument("id", help="model id")
+    changed.add_argument("--display-name", metavar="TEXT", help="a human-readable name, e.g. 'Claude Sonnet 4'")
+    changed.add_argument("--description", metavar="TEXT", help="what the model is for")
+    changed.add_argument("--max-input-tokens", metavar="N", help="the context window, in tokens")
+    changed.add_argument("--max-tokens", metavar="N", help="the most output tokens of one answer")
+    changed.add_argument("--capabilities", metavar="JSON", help='an object, e.g. \'{"batch": {"supported": true}}\'')
+    changed.add_argument("--lifecycle", choices=LIFECYCLES, help="default active")
+    changed.add_argument("--deprecated-at", metavar="TIME", help="RFC 3339, e.g. 2026-01-01T00:00:00Z, or a date")
+    changed.add_argument("--retires-at", metavar="TIME", help="RFC 3339, e.g. 2026-06-01T00:00:00Z, or a date")
+    changed.add_argument(
+        "--unset",
+        action="append",
+        metavar="FIELD",
+        type=lambda text: text.replace("-", "_"),
+        choices=METADATA_FIELDS,
+        help=f"remove a field (repeatable): {', '.join(METADATA_FIELDS)}",
+    )
+    changed.set_defaults(run=set_metadata)
 
     for status, verb, text in (
         (DISABLED, "disable", "list a model nowhere (groups keep naming it)"),

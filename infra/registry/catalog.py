@@ -27,11 +27,28 @@ class Catalog(Groups):
             raise Refused(f"unknown model {model_id!r}")
         if record["status"] == status:
             return []
-        naming = self._groups_naming(model_id)
-        catalog = self.catalog_entries({i for members in naming.values() for i in members})
-        catalog[model_id] = {**entry_of(record), "status": status}
         update = self.update_action(layout.model_key(model_id), {"status": status}, "attribute_exists(#pk)")
-        actions: list[Any] = [{"Update": update}]
+        return self._write_with_views({**entry_of(record), "status": status}, {"Update": update})
+
+    def put_model(self, entry: Mapping[str, Any], previous: Mapping[str, Any]) -> list[str]:
+        """Replace a catalog model's entry and rebuild the views naming it, in one transaction; their names. It
+        holds only while the model is still `previous`, the entry the change was computed from."""
+        old = model_record(previous)
+        put = {
+            "TableName": self.table,
+            "Item": to_item(model_record(entry)),
+            "ConditionExpression": "#entry = :entry AND #status = :status",
+            "ExpressionAttributeNames": {"#entry": "entry", "#status": "status"},
+            "ExpressionAttributeValues": to_item({":entry": old["entry"], ":status": old["status"]}),
+        }
+        return self._write_with_views(entry, {"Put": put})
+
+    def _write_with_views(self, entry: Mapping[str, Any], write: Mapping[str, Any]) -> list[str]:
+        """A model's write (giving it `entry`) and the rebuilt views of the groups naming it, in one transaction."""
+        naming = self._groups_naming(entry["id"])
+        catalog = self.catalog_entries({i for members in naming.values() for i in members})
+        catalog[entry["id"]] = dict(entry)
+        actions: list[Any] = [write]
         rebuilt = []
         for name in naming:
             group = self.group_actions(name, None, catalog)
