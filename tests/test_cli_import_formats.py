@@ -207,6 +207,22 @@ def test_reimporting_merges_metadata_over_openai_fields_and_back(
     assert snapshot(registry.client, TABLE) == before
 
 
+def test_an_openai_list_with_fewer_fields_drops_none_that_are_stored(
+    cli: Cli, registry: Registry, tmp_path: Path
+) -> None:
+    # GIVEN the gateway's full OpenAI objects imported
+    cli.ok("models", "import", write(tmp_path, gateway_dump(), "full.json"))
+    full = registry.catalog()["claude-sonnet-4-20250514"]
+
+    # WHEN a list giving only id, object and a new owner is imported over them
+    sparse = {"object": "list", "data": [{"id": "claude-sonnet-4-20250514", "object": "model", "owned_by": "x"}]}
+    data = cli.json("models", "import", write(tmp_path, sparse, "sparse.json"))
+
+    # THEN the owner changes and created, permission, root and parent stay
+    assert data["models"] == {"added": 0, "changed": 1, "unchanged": 0}
+    assert registry.catalog()["claude-sonnet-4-20250514"] == {**full, "owned_by": "x"}
+
+
 def test_a_provider_list_fills_created_and_owner_only_where_missing_and_updates_metadata(
     cli: Cli, registry: Registry, tmp_path: Path
 ) -> None:

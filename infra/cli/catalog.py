@@ -162,12 +162,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     imported = actions.add_parser(
         "import",
-        help="import an OpenAI model list or a catalog YAML, idempotently",
+        help="import an OpenAI, Anthropic, Gemini or OpenRouter model list, or a catalog YAML, idempotently",
         parents=[common],
-        description='Import {"object": "list", "data": [...]} (what GET /v1/models returns), a YAML `models:` '
-        "list, or a bare list. created, owned_by, permission, root and parent are kept as given. Re-importing "
-        "writes only what changed, keeps statuses set with `models disable` unless the file gives one, and "
-        "rebuilds the views of the groups naming changed models.",
+        description='Import {"object": "list", "data": [...]} (what GET /v1/models returns), an Anthropic '
+        "GET /v1/models or Gemini GET /v1beta/models page, OpenRouter's GET /api/v1/models, a YAML `models:` "
+        "list, or a bare list; the format is told from the file. Fields are kept as given (a provider's renamed "
+        "to the catalog's). Importing merges: it sets what the file gives and keeps the rest (a provider list "
+        "only fills created and owned_by), keeps statuses set with `models disable` unless the file gives one, "
+        "writes only what changed, and rebuilds the views of the groups naming changed models.",
     )
     imported.add_argument("file", help="JSON or YAML file")
     imported.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
