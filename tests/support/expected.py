@@ -174,3 +174,93 @@ def extend_world(registry: Registry) -> None:
     registry.put_token(world.KEYS["orphan"], user_id=ORPHAN_OWNER, name="orphan")
     registry.put_user(REVOKED_USER, "basic")
     registry.revoke_sessions(REVOKED_USER, now=time.time())
+
+
+# -- the Anthropic and Gemini dialects (issue 9), from the issue's text ------------------------------------------
+
+
+def dialect_entry(model_id: str) -> dict[str, Any]:
+    entry = world.DIALECT_CATALOG.get(model_id, CATALOG.get(model_id))
+    return dict(entry or {})
+
+
+def rfc3339(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def anthropic_model(model_id: str) -> dict[str, Any]:
+    """`{"type":"model","id","display_name","created_at","lifecycle"}` plus the catalog's optional fields."""
+    entry = dialect_entry(model_id)
+    document: dict[str, Any] = {
+        "type": "model",
+        "id": model_id,
+        "display_name": entry.get("display_name", model_id),
+        "created_at": rfc3339(entry.get("created", DEFAULT_CREATED)),
+        "lifecycle": entry.get("lifecycle", "active"),
+    }
+    for name in ("max_input_tokens", "max_tokens", "capabilities", "deprecated_at", "retires_at"):
+        if name in entry:
+            document[name] = entry[name]
+    return document
+
+
+def anthropic_page(ids: list[str], *, has_more: bool) -> dict[str, Any]:
+    return {
+        "data": [anthropic_model(i) for i in ids],
+        "has_more": has_more,
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+    }
+
+
+def gemini_model(model_id: str) -> dict[str, Any]:
+    """`{"name":"models/<id>","baseModelId",...}`: absent fields omitted, displayName the id by default."""
+    entry = dialect_entry(model_id)
+    document: dict[str, Any] = {
+        "name": f"models/{model_id}",
+        "baseModelId": model_id,
+        "displayName": entry.get("display_name", model_id),
+    }
+    for stored, field in (("description", "description"), ("max_input_tokens", "inputTokenLimit")):
+        if stored in entry:
+            document[field] = entry[stored]
+    if "max_tokens" in entry:
+        document["outputTokenLimit"] = entry["max_tokens"]
+    document["supportedGenerationMethods"] = ["generateContent", "countTokens"]
+    return document
+
+
+def anthropic_error(status_type: str, message: str) -> dict[str, Any]:
+    """Anthropic's error, less its request_id (a string the test checks separately)."""
+    return {"type": "error", "error": {"type": status_type, "message": message}}
+
+
+def google_error(code: int, status: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+GOOGLE_BAD_KEY = {
+    "error": {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ],
+    }
+}
+
+
+def extend_dialect_world(registry: Registry) -> None:
+    """The `claude` group (catalog entries with metadata), its user erin, a full key and a limited one."""
+    entries = {i: e for i, e in world.DIALECT_CATALOG.items() if e is not None}
+    registry.put_group(world.CLAUDE_GROUP, world.CLAUDE_IDS, entries)
+    registry.put_user(world.CLAUDE_USER, world.CLAUDE_GROUP)
+    registry.put_token(world.CLAUDE_KEY, user_id=world.CLAUDE_USER, name="claude")
+    registry.put_token(
+        world.CLAUDE_LIMITED_KEY, user_id=world.CLAUDE_USER, name="claude-limited", models=world.CLAUDE_LIMITED_MODELS
+    )

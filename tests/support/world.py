@@ -126,3 +126,47 @@ SESSION_SECRET = "test-session-secret-0123456789abcdef0123456789"
 
 def world_document() -> dict[str, Any]:
     return {"models": CATALOG, "groups": GROUPS, "users": USERS, "tokens": TOKENS}
+
+
+# -- the dialects' world (issue 9): a group whose catalog entries carry the optional metadata fields ---------------
+# Written with the registry (put_group with these entries), as the catalog YAML may not hold them everywhere yet.
+CLAUDE_GROUP = "claude"
+CLAUDE_USER = "erin"
+CLAUDE_KEY = "sk-test-erin-claude-0000000000000000000000000000000000000"
+CLAUDE_LIMITED_KEY = "sk-test-erin-limited-000000000000000000000000000000000000"
+CLAUDE_LIMITED_MODELS = ["gemini-2.5-pro", "claude-opus-4-1", "o1-pro"]
+DIALECT_CATALOG: dict[str, dict[str, Any] | None] = {
+    "claude-opus-4-1": {
+        "owned_by": "anthropic",
+        "created": 1754352000,
+        "display_name": "Claude Opus 4.1",
+        "description": "Anthropic's most capable model",
+        "max_input_tokens": 200000,
+        "max_tokens": 32000,
+        "capabilities": {"vision": {"supported": True}, "thinking": {"supported": True}},
+        "lifecycle": "active",
+    },
+    "claude-3-haiku-20240307": {
+        "owned_by": "anthropic",
+        "created": 1709769600,
+        "display_name": "Claude Haiku 3",
+        "max_input_tokens": 200000,
+        "max_tokens": 4096,
+        "lifecycle": "deprecated",
+        "deprecated_at": "2025-10-01T00:00:00Z",
+        "retires_at": "2026-04-01T00:00:00Z",
+    },
+    "claude-2.1": {"owned_by": "anthropic", "created": 1700611200, "lifecycle": "retired"},
+    "anthropic/claude-sonnet-4": {"owned_by": "openrouter", "display_name": "Claude Sonnet 4 (OpenRouter)"},
+    "gemini-2.5-pro": {
+        "owned_by": "google",
+        "created": 1750118400,
+        "display_name": "Gemini 2.5 Pro",
+        "description": "Google's thinking model",
+        "max_input_tokens": 1048576,
+        "max_tokens": 65536,
+    },
+    "gpt-4o": {"owned_by": "openai", "created": 1715367049},
+    "my-custom": None,  # not in the catalog: every default
+}
+CLAUDE_IDS = list(DIALECT_CATALOG)
