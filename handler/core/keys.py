@@ -15,6 +15,7 @@ _ALPHABET = string.ascii_letters + string.digits
 _PRINTABLE = frozenset(chr(c) for c in range(0x21, 0x7F))
 # one-api stores 48 letters and digits without `sk-`; its clients send `sk-<key>`, `<key>` and `sk-<key>-<suffix>`.
 _ONE_API_FORM = re.compile(r"(?:sk-)?([A-Za-z0-9]{48})(?:-[!-~]+)?")
+_WORD = re.compile(r"[^\s'\",()]+")
 
 
 def generate() -> str:
@@ -46,3 +47,13 @@ def mask(key: str) -> str:
     if len(key) < MIN_MASKED_LENGTH or not is_well_formed(key):
         return "****"
     return f"{key[:5]}****{key[-4:]}"
+
+
+def looks_like_key(text: str) -> bool:
+    """A pasted key rather than an id: `sk-` and a key's length, or one of one-api's forms."""
+    return (text.startswith(PREFIX) and len(text) >= MIN_MASKED_LENGTH) or one_api_form(text) is not None
+
+
+def redact(text: str) -> str:
+    """The text with every word that looks like a key masked: for messages that echo what an operator typed."""
+    return _WORD.sub(lambda word: mask(word.group(0)) if looks_like_key(word.group(0)) else word.group(0), text)

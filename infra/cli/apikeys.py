@@ -8,9 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from handler.core import keys
-from infra.cli.context import CliError, Context, model_list, require_catalog, table, when
+from infra.cli.context import CliError, Context, label, model_list, require_catalog, table, when
 from infra.cli.durations import parse_expiry
 from infra.registry import DISABLED, ENABLED, TokenRecord
+
+KEY_REF_HELP = "the key's id (tok_... from `key list`), or the key itself"
 
 
 def token_data(token: TokenRecord, now: float | None = None) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def set_status(status: str) -> Any:
             if status == ENABLED
             else "the service refuses it once its cache TTL has passed"
         )
-        ctx.emit(token_data(token), f"{status} key {args.id} ({token.key_hint}, user {token.user_id}): {effect}")
+        ctx.emit(token_data(token), f"{status} key {token.token_id} ({token.key_hint}, user {token.user_id}): {effect}")
         return 0
 
     return run
@@ -116,7 +118,7 @@ def delete(ctx: Context, args: argparse.Namespace) -> int:
     token = ctx.registry.delete_token(args.id)
     ctx.emit(
         {**token_data(token), "deleted": True},
-        f"deleted key {args.id} ({token.key_hint}, user {token.user_id}): "
+        f"deleted key {token.token_id} ({token.key_hint}, user {token.user_id}): "
         "the service refuses it once its cache TTL has passed",
     )
     return 0
@@ -128,7 +130,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="API keys",
         parents=[common],
         description="API keys are stored only as their SHA-256 hash and shown whole only by `key create`. "
-        "Other commands name a key by its public id (tok_...) and show it masked, sk-ab****wxyz.",
+        "Other commands name a key by its public id (tok_...) or by the key itself, and show it masked, "
+        "sk-ab****wxyz.",
     )
     actions = key.add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -138,7 +141,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
     )
     created.add_argument("--user", required=True, help="the owner (an enabled user)")
-    created.add_argument("--name", default="", help="a label, e.g. laptop")
+    created.add_argument("--name", type=label, default="", help="a label, e.g. laptop")
     created.add_argument(
         "--models",
         help='comma-separated model ids the key lists (within its group); default: all of the group\'s; "" for none',
@@ -156,7 +159,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     listed.set_defaults(run=list_keys)
 
     shown = actions.add_parser("show", help="one key, masked", parents=[common])
-    shown.add_argument("id", help="key id (tok_...)")
+    shown.add_argument("id", help=KEY_REF_HELP)
     shown.set_defaults(run=show)
 
     for status, verb, text in (
@@ -164,9 +167,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         (ENABLED, "enable", "accept a disabled key again"),
     ):
         action = actions.add_parser(verb, help=text, parents=[common])
-        action.add_argument("id", help="key id (tok_...)")
+        action.add_argument("id", help=KEY_REF_HELP)
         action.set_defaults(run=set_status(status))
 
     deleted = actions.add_parser("delete", help="delete a key for good", parents=[common])
-    deleted.add_argument("id", help="key id (tok_...)")
+    deleted.add_argument("id", help=KEY_REF_HELP)
     deleted.set_defaults(run=delete)

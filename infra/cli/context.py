@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
 
+from handler.core import keys
 from handler.settings import Settings
 from infra.registry import Registry
 
@@ -53,6 +54,17 @@ class Context:
         env = Settings.from_env()
         self.table: str = getattr(args, "table", None) or env.table_name
         self.endpoint_url: str | None = getattr(args, "endpoint_url", None) or env.dynamodb_endpoint_url
+        # Where each came from, for errors: a stale exported variable is the usual culprit.
+        self.table_source = (
+            "from --table"
+            if getattr(args, "table", None)
+            else "from TABLE_NAME"
+            if os.environ.get("TABLE_NAME", "").strip()
+            else "the default; TABLE_NAME is unset"
+        )
+        self.endpoint_source = (
+            "from --endpoint-url" if getattr(args, "endpoint_url", None) else "from DYNAMODB_ENDPOINT_URL"
+        )
         # boto3's order: the flag, the environment, then the profile's configured region (read with the client).
         self._region = (
             getattr(args, "region", None) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -60,6 +72,13 @@ class Context:
         self.region: str = self._region or env.region
         self.profile: str | None = getattr(args, "profile", None) or os.environ.get("AWS_PROFILE") or None
         self.json: bool = bool(getattr(args, "json", False))
+
+    def where(self) -> str:
+        """The table this command uses and where it lives, each with where it came from."""
+        table = f"table {self.table!r} ({self.table_source})"
+        if self.endpoint_url:
+            return f"{table} at {self.endpoint_url} ({self.endpoint_source})"
+        return f"{table} in AWS DynamoDB, region {self.region}"
 
     @cached_property
     def client(self) -> DynamoDBClient:
@@ -112,9 +131,19 @@ def when(epoch: float | None) -> str | None:
 
 
 def ident(text: str) -> str:
-    """An id or name as typed: not blank, no spaces or control characters (an unset shell variable, say)."""
+    """An id or name as typed: not blank, no spaces or control characters (an unset shell variable, say), and not
+    a pasted API key (it would be printed back whole)."""
     if not text or any(c.isspace() or not c.isprintable() for c in text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an id: it must be non-empty, without spaces")
+        raise argparse.ArgumentTypeError(
+            f"{keys.redact(repr(text))} is not an id: it must be non-empty, without spaces"
+        )
+    return label(text)
+
+
+def label(text: str) -> str:
+    """Free text an operator names a thing with: never a pasted API key, which every listing would show whole."""
+    if keys.looks_like_key(text):
+        raise argparse.ArgumentTypeError(f"{keys.mask(text)} looks like an API key, not an id or a name")
     return text
 
 

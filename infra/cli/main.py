@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from handler.core import keys
 from infra.cli import apikeys, catalog, groups, seeding, serve, sessions, users
 from infra.cli.context import CliError, Context, connection_options
 from infra.registry import Contended, Refused, RegistryError, retry_conflicts
@@ -18,9 +20,17 @@ CONTENDED = 3
 COMMAND_MODULES = (serve, seeding, catalog, groups, users, apikeys, sessions)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error that echoes an argument (`invalid choice: 'sk-...'`) shows a key masked.
+    Subcommand parsers are made of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(keys.redact(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = connection_options()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="modelgate",
         description="Serverless GET /v1/models for OpenAI-compatible gateways: serve it locally, manage its table.",
         epilog="exit codes: 0 done; 1 DynamoDB cannot be reached (or failed); 2 refused, nothing written; "
@@ -34,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: str, code: int) -> int:
+    """`error: ...` on stderr. Messages echo what was typed, so a key pasted where an id goes is shown masked."""
+    print(f"error: {keys.redact(message)}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ctx = Context(args)
@@ -42,38 +58,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = retry_conflicts(lambda: args.run(ctx, args))
     except CliError as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return error.exit_code
+        return fail(error.message, error.exit_code)
     except (Refused, SeedError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return fail(str(error), 2)
     except Contended as error:
-        print(f"error: {error}", file=sys.stderr)
-        return CONTENDED
+        return fail(str(error), CONTENDED)
     except RegistryError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+        return fail(str(error), 1)
     except NoCredentialsError:
-        print(
-            "error: no AWS credentials found (use --profile, or --endpoint-url for a local DynamoDB)", file=sys.stderr
-        )
-        return 1
+        return fail("no AWS credentials found (use --profile, or --endpoint-url for a local DynamoDB)", 1)
     except ClientError as error:
         code_name = error.response.get("Error", {}).get("Code", "")
-        if code_name == "ResourceNotFoundException":
-            print(
-                f"error: table {ctx.table!r} not found (deploy the stack, or `apply` with --endpoint-url)",
-                file=sys.stderr,
-            )
-        else:
-            print(f"error: DynamoDB refused the request: {code_name}", file=sys.stderr)
-        return 1
+        if code_name == "ResourceNotFoundException":  # a wrong --table is the operator's to fix, like a refusal
+            return fail(f"{ctx.where()} does not exist (deploy the stack, or `apply` with --endpoint-url)", 2)
+        return fail(f"DynamoDB refused the request: {code_name}", 1)
     except ProfileNotFound:
-        print(f"error: AWS profile {ctx.profile!r} not found in the AWS config files", file=sys.stderr)
-        return 2
+        return fail(f"AWS profile {ctx.profile!r} not found in the AWS config files", 2)
     except BotoCoreError as error:
-        print(f"error: cannot reach DynamoDB: {error}", file=sys.stderr)
-        return 1
+        return fail(f"cannot reach DynamoDB for {ctx.where()}: {error}", 1)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `modelgate models list | head`: the reader left; say nothing more

@@ -136,8 +136,9 @@ class Keys(Reads):
         return token
 
     def set_token_status(self, token_id: str, status: str) -> TokenRecord:
-        """Enable or disable a key found by its public id (through gsi1), updated by its table key."""
+        """Enable or disable a key found by its public id (through gsi1) or the key, updated by its table key."""
         record = self._token_item(token_id)
+        token_id = record["token_id"]
         condition = "attribute_exists(#pk) AND #token_id = :token_id"
         update = self.update_action(record_key(record), {"status": status}, condition)
         update["ExpressionAttributeNames"]["#token_id"] = "token_id"
@@ -147,6 +148,7 @@ class Keys(Reads):
 
     def delete_token(self, token_id: str) -> TokenRecord:
         record = self._token_item(token_id)
+        token_id = record["token_id"]
         delete = {
             "TableName": self.table,
             "Key": item_key(record_key(record)),

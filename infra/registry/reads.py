@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from handler.core import keys
 from handler.store import layout
 from infra.registry.records import TokenRecord, entry_of, from_item, item_key
 from infra.registry.writes import Refused, Table
@@ -71,10 +72,20 @@ class Reads(Table):
         found = [t for t in records if user_id is None or t.user_id == user_id]
         return sorted(found, key=lambda t: (t.user_id, t.created_at, t.token_id))
 
-    def _token_item(self, token_id: str) -> dict[str, Any]:
-        for record in self._query_gsi1(layout.TOKEN, token_id):
+    def _token_item(self, token_ref: str) -> dict[str, Any]:
+        """A token by its public id, or by the key itself (pasted where the id goes): found by its hash, in each
+        form the service accepts it. Refused naming an id as given, and a key only masked."""
+        for record in self._query_gsi1(layout.TOKEN, token_ref):
             return record
-        raise Refused(f"unknown key id {token_id!r}")
+        if keys.is_well_formed(token_ref):
+            for key in filter(None, (token_ref, keys.one_api_form(token_ref))):
+                found = self.get(layout.token_key(keys.key_hash(key)))
+                if found is not None:
+                    return found
+        if keys.looks_like_key(token_ref):
+            hint = "give its id (tok_...) from `modelgate key list`, or the key itself"
+            raise Refused(f"unknown key {keys.mask(token_ref)}: {hint}")
+        raise Refused(f"unknown key id {token_ref!r}")
 
-    def token(self, token_id: str) -> TokenRecord:
-        return TokenRecord.of(self._token_item(token_id))
+    def token(self, token_ref: str) -> TokenRecord:
+        return TokenRecord.of(self._token_item(token_ref))
