@@ -57,7 +57,7 @@ class Metrics:
         self.level = _LAMBDA_LEVELS.get(level.upper(), level.upper())
         self._clock = clock
         self._wall_clock = wall_clock
-        self._write = write
+        self.write = write
         self._last_flush = clock()
         self._window_started: float | None = None  # wall time of the window's first request
         self.requests: dict[tuple[str, str, int], int] = {}
@@ -118,7 +118,7 @@ class Metrics:
         for attribute in STORE_METRICS.values():
             setattr(self, attribute, 0)
         for record in records:
-            self._write(json.dumps(record, separators=(",", ":")))
+            self.write(json.dumps(record, separators=(",", ":")))
         return records
 
     def _request_record(self, timestamp: int, key: tuple[str, str, int], count: int) -> dict[str, object]:

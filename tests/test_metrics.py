@@ -258,3 +258,25 @@ def test_shutdown_writes_what_was_counted_since_the_last_flush(monkeypatch: pyte
         main._shutdown(signal.SIGTERM, None)
     assert exit_.value.code == 0
     assert Counter(json.loads(line).get("Requests") for line in lines) == Counter({2: 1})
+
+
+def test_each_dialect_is_its_own_dimension_value(emf: Emf) -> None:
+    """GIVEN an Anthropic client, a Gemini client, Gemini's OpenAI-compatible path and an OpenAI client with the
+    same key WHEN the window ends THEN the Requests records name each dialect; an unknown URL counts as OpenAI's."""
+    key = world.KEYS["full"]
+    calls: list[tuple[str, dict[str, str | list[str]]]] = [
+        ("/v1/models", {"x-api-key": key, "anthropic-version": "2023-06-01"}),
+        ("/v1beta/models", {"x-goog-api-key": key}),
+        ("/v1beta/openai/models", {"authorization": f"Bearer {key}"}),
+        ("/v1/models", {"authorization": f"Bearer {key}"}),
+        ("/no/such/route", {"authorization": f"Bearer {key}"}),
+    ]
+    for path, headers in calls:
+        invoke(emf.handler, api_event("http-api-v2", path, headers=headers))
+    emf.metrics.flush()
+    assert request_counts(emf.records()) == {
+        ("anthropic", "key", "200"): 1,
+        ("gemini", "key", "200"): 1,
+        ("openai", "key", "200"): 2,
+        ("openai", "none", "404"): 1,
+    }

@@ -64,6 +64,7 @@ def _answer(request: Request, document: Document) -> Response:
 
 async def list_models(request: Request) -> Response:
     dialect = dialect_for(request.scope)
+    request.state.dialect = dialect.name  # the metrics' Dialect dimension (handler/web/requestlog.py)
     caller = _current_caller(request)
     query = request.query_params
     return _answer(request, _service(request).access.page(caller, lambda listing: dialect.page(listing, query)))
@@ -77,6 +78,7 @@ async def retrieve_model(request: Request) -> Response:
     if not model:  # `/v1/models/` is the list, as most clients expect
         return await list_models(request)
     dialect = dialect_for(request.scope)
+    request.state.dialect = dialect.name
     caller = _current_caller(request)
     access = _service(request).access
     for candidate in dialect.candidates(model):

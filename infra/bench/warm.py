@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from mangum import Mangum
 from pydantic import BaseModel
 
+from handler.metrics import Metrics
 from infra.bench.events import LambdaContext, http_api_event
 from infra.bench.report import Report, ratio
 from infra.bench.stats import Timing, affordable, human_bytes, human_time, interleaved
@@ -36,6 +37,8 @@ RAW, FLOOR, NAIVE, OURS = (
     "modelgate",
 )
 QUIET = "modelgate, request log off"
+METRICS_ON, METRICS_OFF = "modelgate, EMF metrics on", "modelgate, EMF metrics off"
+TARGET_METRICS_RATIO = 1.05
 
 
 class Permission(BaseModel):
@@ -135,8 +138,11 @@ def _verdict(report: Report, case: Case, median_ns: float, floor_ns: float) -> s
     return report.target(figure, human_time(median_ns), "≤ 10 ms", median_ns <= TARGET_LARGE_NS)
 
 
-def run(report: Report, handler: LambdaHandler, store_client: Any, keys: dict[int, str], *, quick: bool) -> None:
-    """`handler` is handler.main.handler over `store_client`; `keys` maps a group size to a key seeing all of it."""
+def run(
+    report: Report, handler: LambdaHandler, store_client: Any, keys: dict[int, str], metrics: Metrics, *, quick: bool
+) -> None:
+    """`handler` is handler.main.handler over `store_client`, counting into `metrics`; `keys` maps a group size to a
+    key seeing all of it."""
     counter = RequestCounter(store_client)
     report.section(
         "1. Warm invoke: the Lambda handler (Mangum, HTTP API v2 event), cache warm",
@@ -167,6 +173,32 @@ def run(report: Report, handler: LambdaHandler, store_client: Any, keys: dict[in
         timing, quiet_floor = quiet[QUIET], quiet[FLOOR].median_ns
         cells = (human_time(timing.median_ns), human_time(timing.p99_ns), ratio(timing.median_ns, quiet_floor))
         report.row("  " + QUIET, *cells, note=f"(n={timing.samples}; its floor here: {human_time(quiet_floor)})")
+        if case == Case(min(keys), gzip=False):  # the shortest call: a fixed cost per call weighs most here
+            _metrics_figure(report, calls[OURS], metrics, iterations[OURS])
+
+
+def _metrics_figure(report: Report, call: Callable[[], object], metrics: Metrics, iterations: int) -> None:
+    """The real handler with its EMF counters on and off, interleaved in the same run: what metrics cost a call."""
+
+    def switched(enabled: bool) -> Callable[[], object]:
+        def invoke() -> object:
+            metrics.enabled = enabled  # the same assignment in both, so only the counting differs
+            return call()
+
+        return invoke
+
+    calls = {METRICS_ON: switched(True), METRICS_OFF: switched(False)}
+    try:
+        timings = interleaved(calls, iterations=dict.fromkeys(calls, iterations), rounds=7, warmup=5)
+    finally:
+        metrics.enabled = True
+    on, off = timings[METRICS_ON], timings[METRICS_OFF]
+    figure = ratio(on.median_ns, off.median_ns)
+    met = on.median_ns <= TARGET_METRICS_RATIO * off.median_ns
+    note = report.target("warm invoke, EMF metrics on vs off", figure, f"≤ {TARGET_METRICS_RATIO}× off", met)
+    report.row("  " + METRICS_OFF, human_time(off.median_ns), human_time(off.p99_ns), "", note=f"(n={off.samples})")
+    cells = (human_time(on.median_ns), human_time(on.p99_ns), figure + " off")
+    report.row("  " + METRICS_ON, *cells, note=f"{note} (n={on.samples})")
 
 
 def _without_request_log(calls: dict[str, Callable[[], object]], iterations: int) -> dict[str, Timing]:
