@@ -25,8 +25,9 @@ from tests.test_cli_support import Cli, Run
 ID_DESTS = {"id", "name", "group", "user", "models"}
 # What the other arguments get, so that the command reaches the position under test.
 FILLERS = {"id": "alice", "name": "vip", "group": "vip", "user": "alice", "models": "gpt-4o"}
-# `user create` needs a new user, so that the group is checked next.
+# `user create` needs a new user, so that the group is checked next; `models set` something to set.
 OVERRIDES: dict[tuple[str, ...], dict[str, str]] = {("user", "create"): {"id": "dave"}}
+EXTRA: dict[tuple[str, ...], list[str]] = {("models", "set"): ["--description", "pasted"]}
 KEY_COMMANDS = {("key", "show"), ("key", "disable"), ("key", "enable"), ("key", "delete")}
 
 
@@ -53,7 +54,7 @@ def _argv(parser: argparse.ArgumentParser, path: tuple[str, ...], slot: str, key
             argv.append(value or "")
         elif action.dest == slot or action.required:
             argv += [action.option_strings[-1], value or ""]
-    return argv
+    return argv + EXTRA.get(path, [])
 
 
 def _cases() -> list[tuple[tuple[str, ...], str, list[str]]]:
