@@ -358,6 +358,17 @@ def test_a_hosted_zone_gets_an_alias_record_for_the_domain() -> None:
     }
 
 
+def test_latency_routing_makes_the_record_this_regions_latency_record() -> None:
+    """GIVEN DomainRouting=latency (a stack per region) THEN the alias record carries this region as its set id and
+    latency region, so each region's stack adds its own record under the one name; simple routing sets neither."""
+    zoned = {"DomainName": DOMAIN, "CertificateArn": CERTIFICATE, "HostedZoneId": "Z0123456789ABC"}
+    record = Stack(**zoned, DomainRouting="latency").resources["ApiDomainRecord"]["Properties"]
+    assert (record["SetIdentifier"], record["Region"]) == ({"Ref": "AWS::Region"}, {"Ref": "AWS::Region"})
+    simple = Stack(**zoned).resources["ApiDomainRecord"]["Properties"]
+    assert "SetIdentifier" not in simple
+    assert "Region" not in simple
+
+
 def test_a_domain_without_a_certificate_is_refused_at_deploy(template: dict[str, Any]) -> None:
     """GIVEN DomainName without CertificateArn THEN a template rule fails the deploy with a message, and a zone
     alone creates nothing."""
