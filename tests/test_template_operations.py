@@ -25,6 +25,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:ops-pager"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0d5e2f5c-1111-2222-3333-444455556666"
 DOMAIN = "models.example.com"
+ZONE = "Z0123456789ABC"
 ALARMS = {
     "FunctionErrorsAlarm": "FunctionErrorsThreshold",
     "Api5xxRateAlarm": "Api5xxRatePercent",
@@ -361,10 +362,12 @@ def test_a_hosted_zone_gets_an_alias_record_for_the_domain() -> None:
 def test_latency_routing_makes_the_record_this_regions_latency_record() -> None:
     """GIVEN DomainRouting=latency (a stack per region) THEN the alias record carries this region as its set id and
     latency region, so each region's stack adds its own record under the one name; simple routing sets neither."""
-    zoned = {"DomainName": DOMAIN, "CertificateArn": CERTIFICATE, "HostedZoneId": "Z0123456789ABC"}
-    record = Stack(**zoned, DomainRouting="latency").resources["ApiDomainRecord"]["Properties"]
+    latency = Stack(DomainName=DOMAIN, CertificateArn=CERTIFICATE, HostedZoneId=ZONE, DomainRouting="latency")
+    record = latency.resources["ApiDomainRecord"]["Properties"]
     assert (record["SetIdentifier"], record["Region"]) == ({"Ref": "AWS::Region"}, {"Ref": "AWS::Region"})
-    simple = Stack(**zoned).resources["ApiDomainRecord"]["Properties"]
+    simple = Stack(DomainName=DOMAIN, CertificateArn=CERTIFICATE, HostedZoneId=ZONE).resources["ApiDomainRecord"][
+        "Properties"
+    ]
     assert "SetIdentifier" not in simple
     assert "Region" not in simple
 

@@ -13,7 +13,7 @@ NO_VALUE = object()
 
 
 class Stack:
-    def __init__(self, template: dict[str, Any] | None = None, **parameters: str) -> None:
+    def __init__(self, *, template: dict[str, Any] | None = None, **parameters: str) -> None:
         self.template = copy.deepcopy(template if template is not None else load_template())
         declared = self.template["Parameters"]
         unknown = set(parameters) - set(declared)
