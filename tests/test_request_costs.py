@@ -222,3 +222,45 @@ def test_an_unknown_key_in_a_one_api_form_costs_one_request_then_none(function: 
 
     assert (first.status, first_sent) == (401, ["BatchGetItem"])
     assert (second.status, second_sent) == (401, [])
+
+
+ANTHROPIC = {"anthropic-version": "2023-06-01"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "count"),
+    [
+        ("/v1/models", {**ANTHROPIC, "x-api-key": "{key}"}, 20),
+        ("/v1/models", {"x-goog-api-key": "{key}"}, 50),
+        ("/v1beta/models", {"x-goog-api-key": "{key}"}, 50),
+        ("/v1beta/openai/models", {"authorization": "Bearer {key}"}, BIG),
+    ],
+    ids=["anthropic", "gemini-v1", "gemini-v1beta", "openai-compatible"],
+)
+def test_every_dialect_costs_three_requests_cold_and_none_warm(
+    world: BenchWorld, function: Function, path: str, headers: dict[str, str], count: int
+) -> None:
+    """GIVEN a cold container WHEN a key of the 5,000-model group lists in a dialect (the key in that dialect's
+    header) THEN the same three requests, then none for the same call, the next page or a retrieve."""
+    sent: dict[str, str | list[str]] = {name: value.format(key=world.keys[BIG]["a"]) for name, value in headers.items()}
+
+    cold, cold_sent = function.call(path, headers=sent)
+    warm, warm_sent = function.call(path, headers=sent)
+    one, one_sent = function.call(f"{path}/{model_id(4_999)}", headers=sent)
+
+    assert (cold.status, cold_sent) == (200, COLD_KEY_CALL)
+    assert (warm.status, warm_sent, warm.body) == (200, [], cold.body)
+    assert (one.status, one_sent) == (200, [])
+    listed = cold.json()
+    assert len(listed.get("data", listed.get("models", []))) == count
+
+
+def test_a_second_dialect_on_a_warm_listing_costs_nothing(world: BenchWorld, function: Function) -> None:
+    """GIVEN the OpenAI list warmed WHEN the same key lists as Anthropic and as Gemini THEN no request."""
+    key = world.keys[BIG]["a"]
+    function.call(headers=bearer(key))
+
+    anthropic, anthropic_sent = function.call(headers={**bearer(key), **ANTHROPIC})
+    gemini, gemini_sent = function.call("/v1beta/models", headers={"x-goog-api-key": key})
+
+    assert (anthropic.status, anthropic_sent, gemini.status, gemini_sent) == (200, [], 200, [])
