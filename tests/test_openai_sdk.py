@@ -131,3 +131,31 @@ def test_anonymous_off_raises_authentication_error_without_a_key(closed_server: 
     assert caught.value.body == expected.MISSING_KEY["error"]
     logged_in, options = sdk(closed_server, "session:alice")
     assert [m.id for m in logged_in.models.list(**options)] == world.EXPECTED["session:alice"]
+
+
+# -- Gemini's OpenAI-compatible base URL ----------------------------------------------------------------------
+
+
+def compatible(server: LocalServer, key: str) -> openai.OpenAI:
+    """The SDK on `<host>/v1beta/openai`, the base URL Google's docs give for OpenAI clients."""
+    return openai.OpenAI(api_key=key, base_url=f"{server.base_url}/v1beta/openai", max_retries=0)
+
+
+@pytest.mark.parametrize("caller", ["full", "limited", "widening", "empty", "bob"])
+def test_the_v1beta_openai_base_url_answers_as_v1(server: LocalServer, caller: str) -> None:
+    """GIVEN base_url=<host>/v1beta/openai WHEN the SDK lists and retrieves THEN exactly what /v1 answers."""
+    client = compatible(server, expected.key_of(caller))
+    assert [m.to_dict() for m in client.models.list()] == expected.listing(caller)["data"]
+    for model_id in world.EXPECTED[caller]:
+        assert client.models.retrieve(model_id).to_dict() == expected.model(model_id)
+
+
+def test_the_v1beta_openai_base_url_refuses_like_v1(server: LocalServer) -> None:
+    """GIVEN base_url=<host>/v1beta/openai WHEN a bad key lists, or a key retrieves a hidden model
+    THEN AuthenticationError and NotFoundError with OpenAI's bodies."""
+    with pytest.raises(openai.AuthenticationError) as refused:
+        compatible(server, world.UNKNOWN_KEY).models.list()
+    assert refused.value.body == expected.refused("unknown")["error"]
+    with pytest.raises(openai.NotFoundError) as missing:
+        compatible(server, world.KEYS["limited"]).models.retrieve("gpt-4o-mini")
+    assert missing.value.body == expected.not_found("gpt-4o-mini")["error"]

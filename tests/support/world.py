@@ -130,6 +130,23 @@ def world_document() -> dict[str, Any]:
 
 # -- the dialects' world (issue 9): a group whose catalog entries carry the optional metadata fields ---------------
 # Written with the registry (put_group with these entries), as the catalog YAML may not hold them everywhere yet.
+YES, NO = {"supported": True}, {"supported": False}
+# As Anthropic's /v1/models dump holds it (the SDK's ModelCapabilities, every key present).
+OPUS_CAPABILITIES: dict[str, Any] = {
+    "batch": YES,
+    "citations": YES,
+    "code_execution": YES,
+    "context_management": {"supported": True, "clear_thinking_20251015": YES, "clear_tool_uses_20250919": YES},
+    "effort": {"supported": True, "low": YES, "medium": YES, "high": YES, "max": NO},
+    "image_input": YES,
+    "pdf_input": YES,
+    "server_tools": {"supported": True, "code_execution": YES, "web_search": YES},
+    "structured_outputs": YES,
+    "thinking": {
+        "supported": True,
+        "types": {"adaptive": NO, "between_tools": YES, "disabled": YES, "enabled": YES},
+    },
+}
 CLAUDE_GROUP = "claude"
 CLAUDE_USER = "erin"
 CLAUDE_KEY = "sk-test-erin-claude-0000000000000000000000000000000000000"
@@ -143,7 +160,7 @@ DIALECT_CATALOG: dict[str, dict[str, Any] | None] = {
         "description": "Anthropic's most capable model",
         "max_input_tokens": 200000,
         "max_tokens": 32000,
-        "capabilities": {"vision": {"supported": True}, "thinking": {"supported": True}},
+        "capabilities": OPUS_CAPABILITIES,
         "lifecycle": "active",
     },
     "claude-3-haiku-20240307": {

@@ -77,7 +77,9 @@ def _limit(query: QueryParams) -> int:
 
 
 def _lifecycles(query: QueryParams) -> frozenset[str] | None:
-    values = [v.strip() for raw in query.getlist("lifecycle") for v in raw.split(",") if v.strip()]
+    # Repeated, comma-separated, or `lifecycle[]=` as the Anthropic SDK sends a list.
+    raws = query.getlist("lifecycle") + query.getlist("lifecycle[]")
+    values = [v.strip() for raw in raws for v in raw.split(",") if v.strip()]
     unknown = [v for v in values if v not in LIFECYCLES]
     if unknown:
         raise BadRequest(f"lifecycle: must be one of {', '.join(LIFECYCLES)}.", "lifecycle")
