@@ -174,7 +174,7 @@ def run(
         cells = (human_time(timing.median_ns), human_time(timing.p99_ns), ratio(timing.median_ns, quiet_floor))
         report.row("  " + QUIET, *cells, note=f"(n={timing.samples}; its floor here: {human_time(quiet_floor)})")
         if case == Case(min(keys), gzip=False):  # the shortest call: a fixed cost per call weighs most here
-            _metrics_figure(report, calls[OURS], metrics, iterations[OURS])
+            _metrics_figure(report, calls[OURS], metrics, max(iterations[OURS], 300))  # a small ratio needs samples
 
 
 def _metrics_figure(report: Report, call: Callable[[], object], metrics: Metrics, iterations: int) -> None:
