@@ -56,13 +56,29 @@ class Invocation:
 
     event: bytes
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    pid: int | None = None
     first_next_ns: int | None = None
     handed_out_ns: int | None = None
     answered_ns: int | None = None
+    # CPU the function process had used by then (user + system, all its threads), where /proc tells.
+    first_next_cpu_ns: int | None = None
+    answered_cpu_ns: int | None = None
     response: Any = None
     error: str | None = None
     finished: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
+
+
+CLOCK_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ns(pid: int | None) -> int | None:
+    """User + system CPU of process `pid` so far (Linux /proc, clock-tick resolution), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) * CLOCK_TICK_NS  # utime, stime: fields 14 and 15 of stat(5)
 
 
 class _RuntimeApiHandler(BaseHTTPRequestHandler):
@@ -101,7 +117,7 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             invocation.released.wait(TIMEOUT_SECONDS)
             self.close_connection = True
             return
-        invocation.first_next_ns = now
+        invocation.first_next_ns, invocation.first_next_cpu_ns = now, cpu_ns(invocation.pid)
         headers = {
             "Content-Type": "application/json",
             "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
@@ -120,7 +136,8 @@ class _RuntimeApiHandler(BaseHTTPRequestHandler):
             self._reply(404)
             return
         if self.path == f"{API}/invocation/{invocation.request_id}/response":
-            invocation.answered_ns, invocation.response = now, json.loads(body)
+            invocation.answered_ns, invocation.answered_cpu_ns = now, cpu_ns(invocation.pid)
+            invocation.response = json.loads(body)
         elif self.path in (f"{API}/invocation/{invocation.request_id}/error", f"{API}/init/error"):
             invocation.error = body.decode(errors="replace")
         else:
@@ -181,6 +198,10 @@ class ColdStart:
     init_ns: int
     first_invoke_ns: int
     response: dict[str, Any]
+    # The CPU the process used in each phase (None where /proc is missing). On Lambda, init is CPU-bound on the
+    # function's fixed CPU share, so its duration follows its CPU time; on a busy shared machine wall time does not.
+    init_cpu_ns: int | None = None
+    first_invoke_cpu_ns: int | None = None
 
 
 def _files(directory: Path) -> set[str]:
@@ -235,11 +256,14 @@ class Launcher:
         self.python = ric or str(fallback)
         self.runtime = "awslambdaric" if ric else "plain python3.13 (awslambdaric not installed)"
 
+    @property
+    def flags(self) -> list[str]:
+        return ["-B"] if os.geteuid() == 0 else []  # see read_only_copy
+
     def command(self, handler: str) -> list[str]:
-        flags = ["-B"] if os.geteuid() == 0 else []  # see read_only_copy
         if self.runtime == "awslambdaric":
-            return [self.python, *flags, "-m", "awslambdaric", handler]
-        return [self.python, *flags, "-c", FALLBACK_BOOTSTRAP]
+            return [self.python, *self.flags, "-m", "awslambdaric", handler]
+        return [self.python, *self.flags, "-c", FALLBACK_BOOTSTRAP]
 
     def cold_start(self, template: Path, handler: str, event: Mapping[str, Any]) -> ColdStart:
         """Start the function in a fresh read-only copy of `template`, hand it `event`, collect the answer."""
@@ -254,6 +278,7 @@ class Launcher:
             }
             started = time.perf_counter_ns()
             child = subprocess.Popen(self.command(handler), cwd=task, env=env, stdout=log, stderr=log)
+            invocation.pid = child.pid
             try:
                 finished = invocation.finished.wait(TIMEOUT_SECONDS)
             finally:
@@ -266,8 +291,11 @@ class Launcher:
             raise RuntimeError(f"the function did not answer: {invocation.error or 'timed out'}\n{output}")
         assert invocation.handed_out_ns is not None
         assert invocation.answered_ns is not None
+        init_cpu, answered_cpu = invocation.first_next_cpu_ns, invocation.answered_cpu_ns
         return ColdStart(
             init_ns=invocation.first_next_ns - started,
             first_invoke_ns=invocation.answered_ns - invocation.handed_out_ns,
             response=invocation.response,
+            init_cpu_ns=init_cpu,
+            first_invoke_cpu_ns=None if init_cpu is None or answered_cpu is None else answered_cpu - init_cpu,
         )
