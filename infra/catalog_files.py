@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from handler.core.catalog import METADATA_FIELDS
-from infra.seed import SeedError, canonical, load_document, model_entry, require_unique, timestamp
+from infra.seed import METADATA, SeedError, canonical, load_document, model_entry, require_unique, timestamp
 
 OPENAI, ANTHROPIC, GEMINI, OPENROUTER, CATALOG = "openai", "anthropic", "gemini", "openrouter", "catalog"
 FORMAT_NAMES = {
@@ -51,10 +51,10 @@ class CatalogFile:
 def merged(stored: Mapping[str, Any] | None, given: Mapping[str, Any], derived: frozenset[str]) -> dict[str, Any]:
     """An imported entry over the stored one: what the file gives wins, except derived fields the catalog has;
     nothing stored is dropped; the status stays unless the file gives one."""
-    if stored is None:
-        return canonical({**given, "status": given.get("status", "enabled")})
-    kept = {k: v for k, v in given.items() if k not in derived or k not in stored}
-    return canonical({**stored, **kept})
+    if stored is None:  # a given entry is in canonical order already, with its status last if it has one
+        return {**given, "status": given.get("status", "enabled")}
+    combined = {**stored, **{k: v for k, v in given.items() if k not in derived or k not in stored}}
+    return combined if len(combined) == len(stored) else canonical(combined)
 
 
 def _given(raw: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
@@ -150,8 +150,8 @@ def _entry(kind: str, raw: Any, where: str) -> dict[str, Any]:
         if kind == ANTHROPIC and raw.get("type") != "model":
             raise SeedError(f'{where}.type: must be "model" in an Anthropic model list')
         item = translate(raw, where)
-    elif kind == OPENAI and isinstance(raw, dict):  # its documented fields only, as it always was
-        item = {k: v for k, v in raw.items() if k not in METADATA_FIELDS}
+    elif kind == OPENAI and isinstance(raw, dict) and not METADATA.isdisjoint(raw):  # its documented fields only
+        item = {k: v for k, v in raw.items() if k not in METADATA}
     entry = model_entry(item, where)
     if "status" not in item:
         del entry["status"]

@@ -31,6 +31,7 @@ STATUSES = ("enabled", "disabled")
 SECTIONS = ("models", "groups", "users", "tokens")
 # A catalog entry's fields, in the order it is stored and exported.
 ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, "status")
+METADATA = frozenset(METADATA_FIELDS)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
@@ -192,9 +193,10 @@ def model_entry(raw: Any, where: str) -> dict[str, Any]:
         _text(entry["owned_by"], f"{where}.owned_by")
     if "permission" in entry and not (entry["permission"] is None or isinstance(entry["permission"], list)):
         raise SeedError(f"{where}.permission: must be a list of permission objects or null")
-    for name in METADATA_FIELDS:
-        if raw.get(name) is not None:
-            entry[name] = metadata_value(name, raw[name], f"{where}.{name}")
+    if not METADATA.isdisjoint(raw):  # most entries have none: 10,000 of them are imported in a blink
+        for name in METADATA_FIELDS:
+            if raw.get(name) is not None:
+                entry[name] = metadata_value(name, raw[name], f"{where}.{name}")
     entry["status"] = _status(raw, where)
     return entry
 

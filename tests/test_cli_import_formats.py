@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mangum import Mangum
 
 from handler.core.catalog import model_object
 from handler.store.dynamodb import DynamoDirectory
+from handler.web.app import create_app
+from handler.wiring import build_service
 from infra.registry import Registry
-from tests.conftest import TABLE
+from tests.conftest import TABLE, settings_for
+from tests.support.events import api_event, invoke
 from tests.test_cli_support import DATA, WRITES, Cli, count_requests, snapshot
 
 ANTHROPIC = DATA / "anthropic-models.json"
@@ -128,6 +132,43 @@ def test_an_openai_list_reads_only_the_documented_fields_as_before(
     # WHEN imported THEN an OpenAI list: the documented fields only
     assert cli.json("models", "import", path)["format"] == "openai"
     assert registry.catalog() == {"m": {"id": "m", "owned_by": "acme", "status": "enabled"}}
+
+
+# -- served back in each dialect ------------------------------------------------------------------------------------
+
+
+def _get(registry: Registry, path: str, headers: dict[str, str | list[str]]) -> Any:
+    """GET through the Lambda handler (an HTTP API v2 event), as an anonymous caller of the `default` group."""
+    service = build_service(settings_for(), DynamoDirectory(registry.client, TABLE))
+    response = invoke(Mangum(create_app(service), lifespan="off"), api_event("http-api-v2", path, headers=headers))
+    assert response.status == 200, response.body
+    return response.json()
+
+
+def test_an_imported_anthropic_list_is_served_back_as_anthropic_serves_it(cli: Cli, registry: Registry) -> None:
+    # GIVEN Anthropic's list imported, and the default group naming its models in its order
+    cli.ok("models", "import", str(ANTHROPIC))
+    models = dump(ANTHROPIC)["data"]
+    cli.ok("group", "set", "default", *(m["id"] for m in models))
+
+    # WHEN an Anthropic client lists them
+    body = _get(registry, "/v1/models", {"anthropic-version": "2023-06-01"})
+
+    # THEN each model is the one Anthropic listed (its nulls left out), active by default
+    assert body["data"] == [{**{k: v for k, v in m.items() if v is not None}, "lifecycle": "active"} for m in models]
+    assert (body["first_id"], body["last_id"], body["has_more"]) == (models[0]["id"], models[-1]["id"], False)
+
+
+def test_an_imported_gemini_list_is_served_back_with_its_names_and_limits(cli: Cli, registry: Registry) -> None:
+    # GIVEN Gemini's list imported, and the default group naming its models
+    cli.ok("models", "import", str(GEMINI))
+    models = dump(GEMINI)["models"]
+    cli.ok("group", "set", "default", *(m["name"].removeprefix("models/") for m in models))
+
+    # WHEN a Gemini client lists them THEN the names, display names, descriptions and token limits it gave
+    body = _get(registry, "/v1beta/models", {})
+    fields = ("name", "displayName", "description", "inputTokenLimit", "outputTokenLimit")
+    assert [{k: m[k] for k in fields} for m in body["models"]] == [{k: m[k] for k in fields} for m in models]
 
 
 # -- merging ------------------------------------------------------------------------------------------------------
