@@ -36,7 +36,15 @@ DEMO_SEED = ROOT / "infra" / "seeds" / "demo.yaml"
 
 # The demo seed's answers: alice's vip group (a disabled model left out, a custom one defaulted), her key limited
 # to o3-mini, gpt-4o and text-embedding-3-small (outside her group, so left out), and the `default` group.
-ALICE = ["gpt-4o", "gpt-4o-mini", "o3-mini", "meta-llama/Llama-3.1-8B-Instruct", "cushman:2020-05-03", "my-finetune"]
+ALICE = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "o3-mini",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "cushman:2020-05-03",
+    "my-finetune",
+    "claude-sonnet-4-5",
+]
 EXPECTED_LISTS = {"list": ALICE, "limited-key": ["o3-mini", "gpt-4o"], "anonymous": ["gpt-4o-mini"]}
 
 # Runs in a fresh interpreter: argv[1] is a JSON plan of steps, each ["invoke", event file], ["cli", argv] or

@@ -42,7 +42,15 @@ DEMO_KEYS = {
     "bob": "sk-demo-bob-00000000000000000000000000000000000000-bob",
 }
 # What the demo seed gives each caller: vip minus the disabled gpt-3.5-turbo-0301; my-finetune is custom.
-DEMO_VIP = ["gpt-4o", "gpt-4o-mini", "o3-mini", "meta-llama/Llama-3.1-8B-Instruct", "cushman:2020-05-03", "my-finetune"]
+DEMO_VIP = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "o3-mini",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "cushman:2020-05-03",
+    "my-finetune",
+    "claude-sonnet-4-5",
+]
 DEMO_LISTS = {"all": DEMO_VIP, "limited": ["o3-mini", "gpt-4o"], "bob": ["gpt-4o-mini"]}
 SECRET = "serve-cli-test-secret-0123456789abcdef01"
 TEAM_KEY = "sk-team-alice-0000000000000000000000000000000000000000"

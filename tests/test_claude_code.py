@@ -1,0 +1,127 @@
+"""Claude Code's model discovery against modelgate: its request replayed exactly, through the Lambda handler (HTTP
+API v2 and REST v1 events) and uvicorn; then Claude Code itself (npm @anthropic-ai/claude-code), for real.
+
+With CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY=1, Claude Code sends `GET /v1/models?limit=1000` with
+`anthropic-version: 2023-06-01` and its key as Bearer (ANTHROPIC_AUTH_TOKEN) or x-api-key (ANTHROPIC_API_KEY),
+keeps the ids that start with `claude` or `anthropic`, labels them `display_name || id`, and caches them in
+~/.claude/cache/gateway-models.json. It treats a redirect as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mangum import Mangum
+
+from handler.web.app import create_app
+from handler.wiring import build_service
+from tests.conftest import settings_for
+from tests.hardening.wire import TRANSPORTS, Request, send
+from tests.support import expected, world
+from tests.support.dialect_server import dialect_server, dialect_table
+from tests.support.server import LocalServer
+
+DISCOVERED = re.compile(r"^(claude|anthropic)")
+# What Claude Code keeps from the claude key's list: the matching ids, in the list's order, with their labels.
+CACHED = [
+    {"id": model_id, "display_name": expected.anthropic_model(model_id)["display_name"]}
+    for model_id in world.CLAUDE_IDS
+    if DISCOVERED.match(model_id)
+]
+CREDENTIALS = {
+    "bearer": ("Authorization", f"Bearer {world.CLAUDE_KEY}"),
+    "x-api-key": ("x-api-key", world.CLAUDE_KEY),
+}
+
+
+@pytest.fixture(scope="module")
+def table(moto_endpoint: str) -> str:
+    return dialect_table(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def server(moto_endpoint: str, table: str) -> Iterator[LocalServer]:
+    with dialect_server(moto_endpoint, table) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def entry(moto_endpoint: str, table: str) -> Any:
+    return Mangum(create_app(build_service(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint))))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("credential", sorted(CREDENTIALS))
+def test_the_discovery_request_replayed_gets_the_keys_models_with_display_names(
+    entry: Any, server: LocalServer, transport: str, credential: str
+) -> None:
+    """GIVEN the claude key WHEN Claude Code's discovery request is replayed exactly
+    THEN a 200 (no redirect) whose data[].id and data[].display_name give what Claude Code caches."""
+    request = Request(
+        path="/v1/models",
+        query="limit=1000",
+        headers=(("anthropic-version", "2023-06-01"), CREDENTIALS[credential], ("accept", "application/json")),
+    )
+    reply = send(transport, request, entry=entry, base_url=server.base_url)
+    assert reply.status == 200
+    body = reply.json()
+    assert body == expected.anthropic_page(world.CLAUDE_IDS, has_more=False)
+    kept = [
+        {"id": model["id"], "display_name": model["display_name"] or model["id"]}
+        for model in body["data"]
+        if DISCOVERED.match(model["id"])
+    ]
+    assert kept == CACHED
+
+
+def claude_code() -> str:
+    found = os.environ.get("MODELGATE_CLAUDE_CODE") or shutil.which("claude")
+    if found:
+        return found
+    if os.environ.get("CI") == "true":
+        pytest.fail("Claude Code is required in CI: infra/test-tools.sh (ensure_claude_code) installs it from npm")
+    pytest.skip("Claude Code not installed (npm @anthropic-ai/claude-code; ./infra/dev test installs it)")
+
+
+@pytest.mark.parametrize(
+    ("variable", "key"),
+    [("ANTHROPIC_API_KEY", world.CLAUDE_KEY), ("ANTHROPIC_AUTH_TOKEN", world.CLAUDE_KEY)],
+    ids=["x-api-key", "bearer"],
+)
+def test_claude_code_discovers_the_keys_claude_models(
+    server: LocalServer, tmp_path: Path, variable: str, key: str
+) -> None:
+    """GIVEN Claude Code pointed at the server (ANTHROPIC_BASE_URL), a fresh HOME, discovery on
+    WHEN `claude -p` runs (it discovers, then fails fast: there is no model to talk to and no network)
+    THEN ~/.claude/cache/gateway-models.json holds exactly the key's claude*/anthropic* models and labels."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_BASE_URL": server.base_url,
+        variable: key,
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(
+        [claude_code(), "-p", "hi", "--max-turns", "1"],
+        env=environment,
+        cwd=work,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=90,
+        check=False,
+    )
+    cache = tmp_path / ".claude" / "cache" / "gateway-models.json"
+    assert cache.is_file(), "Claude Code wrote no gateway-models.json"
+    cached = json.loads(cache.read_text())
+    assert cached["baseUrl"] == server.base_url
+    assert cached["models"] == CACHED
