@@ -19,12 +19,12 @@ from typing import Any
 
 import boto3
 
-from infra.bench import artifact, cold, roundtrips, throughput, warm
+from infra.bench import artifact, cold, dialects, roundtrips, throughput, warm
 from infra.bench.report import Report
 from infra.bench.world import SESSION_SECRET, BenchWorld, populate
 from infra.local.embedded import EmbeddedDynamoDB
 
-FIGURES = ("warm", "requests", "cold", "artifact", "http")
+FIGURES = ("warm", "requests", "cold", "artifact", "http", "dialects")
 REGION = "us-east-1"
 SIZES = (100, 5_000)
 CATALOG_SIZE = 10_000
@@ -119,6 +119,8 @@ def run_with_tables(report: Report, only: set[str], *, quick: bool) -> None:
             artifact.run(report, quick=quick)
         if "http" in only:
             throughput.run(report, small_env, small, quick=quick)
+        if "dialects" in only:
+            dialects.run(report, env, world, client, quick=quick)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,10 +52,12 @@ class Function:
         self.handler: LambdaHandler = Mangum(create_app(self.service), lifespan="off")
         self.counter = RequestCounter(client)
 
-    def call(self, headers: dict[str, str] | None = None, cookies: list[str] | None = None) -> list[str]:
+    def call(
+        self, headers: dict[str, str] | None = None, cookies: list[str] | None = None, path: str = "/v1/models"
+    ) -> list[str]:
         """The operations one request sent, in order."""
         self.counter.reset()
-        response: dict[str, Any] = self.handler(http_api_event(headers=headers, cookies=cookies), LambdaContext())
+        response: dict[str, Any] = self.handler(http_api_event(path, headers=headers, cookies=cookies), LambdaContext())
         if response["statusCode"] != 200:
             raise RuntimeError(f"expected 200, got {response['statusCode']}")
         return list(self.counter.sequence)
