@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anthropic.types import ModelInfo
 from mangum import Mangum
 
 from handler.core.catalog import model_object
@@ -63,16 +64,24 @@ def test_an_anthropic_list(cli: Cli, registry: Registry, capsys: pytest.CaptureF
         "max_input_tokens": 200000,
         "max_tokens": 64000,
         "capabilities": models["claude-sonnet-4-20250514"]["capabilities"],
+        "lifecycle": "active",
         "status": "enabled",
     }
     assert catalog["claude-opus-4-1-20250805"]["created"] == 1754352000
-    assert catalog["claude-3-5-haiku-20241022"]["capabilities"]["thinking"]["supported"] is False
-    # AND a null the API gives (limits or capabilities unknown) is simply not stored
+    haiku = catalog["claude-3-5-haiku-20241022"]
+    assert haiku["capabilities"]["thinking"]["supported"] is False
+    assert (haiku["lifecycle"], haiku["deprecated_at"], haiku["retires_at"]) == (
+        "deprecated",
+        "2025-12-19T00:00:00Z",
+        "2026-02-19T00:00:00Z",
+    )
+    # AND a null the API gives (limits, capabilities or dates unknown) is simply not stored
     assert catalog["claude-3-haiku-20240307"] == {
         "id": "claude-3-haiku-20240307",
         "created": 1709769600,
         "owned_by": "anthropic",
         "display_name": "Claude Haiku 3",
+        "lifecycle": "active",
         "status": "enabled",
     }
     assert "note:" not in capsys.readouterr().err
@@ -154,9 +163,12 @@ def test_an_imported_anthropic_list_is_served_back_as_anthropic_serves_it(cli: C
     # WHEN an Anthropic client lists them
     body = _get(registry, "/v1/models", {"anthropic-version": "2023-06-01"})
 
-    # THEN each model is the one Anthropic listed (its nulls left out), active by default
-    assert body["data"] == [{**{k: v for k, v in m.items() if v is not None}, "lifecycle": "active"} for m in models]
+    # THEN each model is the one Anthropic listed, less its nulls and its `line` (the catalog keeps no line)
+    assert body["data"] == [{k: v for k, v in m.items() if v is not None and k != "line"} for m in models]
     assert (body["first_id"], body["last_id"], body["has_more"]) == (models[0]["id"], models[-1]["id"], False)
+    # AND each passes the Anthropic SDK's own model validation (what strict response validation runs)
+    for served in body["data"]:
+        ModelInfo.model_validate(served)
 
 
 def test_an_imported_gemini_list_is_served_back_with_its_names_and_limits(cli: Cli, registry: Registry) -> None:
@@ -224,10 +236,11 @@ def test_reimporting_merges_metadata_over_openai_fields_and_back(
         "max_input_tokens": 200000,
         "max_tokens": 64000,
         "capabilities": anthropic["capabilities"],
+        "lifecycle": "active",
     }
     assert list(sonnet) == [
         "id", "created", "owned_by", "permission", "root", "parent",
-        "display_name", "max_input_tokens", "max_tokens", "capabilities", "status",
+        "display_name", "max_input_tokens", "max_tokens", "capabilities", "lifecycle", "status",
     ]  # fmt: skip
     assert registry.catalog()["claude-3-5-haiku-20241022"]["status"] == "disabled"
     # AND the group's view carries the metadata, while its OpenAI object is what it was
@@ -267,18 +280,18 @@ def test_an_openai_list_with_fewer_fields_drops_none_that_are_stored(
 def test_a_provider_list_fills_created_and_owner_only_where_missing_and_updates_metadata(
     cli: Cli, registry: Registry, tmp_path: Path
 ) -> None:
-    # GIVEN a model with an owner but no date, and a display name and lifecycle an operator set
-    mine = {"id": "claude-sonnet-4-20250514", "owned_by": "acme", "display_name": "Sonnet", "lifecycle": "deprecated"}
+    # GIVEN a model with an owner but no date, and a display name and description an operator set
+    mine = {"id": "claude-sonnet-4-20250514", "owned_by": "acme", "display_name": "Sonnet", "description": "Ours"}
     cli.ok("models", "import", write(tmp_path, [mine], "mine.json"))
 
     # WHEN Anthropic's list is imported
     cli.ok("models", "import", str(ANTHROPIC))
 
-    # THEN the owner stays, created is filled from created_at, the list's display name wins, and the lifecycle the
-    # list does not give stays
+    # THEN the owner stays, created is filled from created_at, the list's display name wins, and the description
+    # the list does not give stays
     sonnet = registry.catalog()["claude-sonnet-4-20250514"]
     assert (sonnet["owned_by"], sonnet["created"]) == ("acme", 1747872000)
-    assert (sonnet["display_name"], sonnet["lifecycle"]) == ("Claude Sonnet 4", "deprecated")
+    assert (sonnet["display_name"], sonnet["description"]) == ("Claude Sonnet 4", "Ours")
 
 
 def test_a_yaml_catalog_sets_the_fields_it_gives_and_keeps_the_others(
