@@ -157,3 +157,36 @@ def test_the_settings_default_is_any_origin_without_credentials() -> None:
     assert (settings.cors_allow_origins, settings.cors_credential_origins) == (("*",), ())
     listed = Settings.from_env({"CORS_ALLOW_ORIGINS": f"{CHAT}/, {APP}", "CORS_CREDENTIAL_ORIGINS": APP})
     assert (listed.cors_allow_origins, listed.cors_credential_origins) == ((CHAT, APP), (APP,))
+
+
+DIALECT_HEADERS = (
+    "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
+    "x-goog-api-key",
+    "x-goog-api-client",
+)
+
+
+@pytest.mark.parametrize("path", ["/v1/models", "/v1beta/models", "/v1beta/openai/models/gpt-4o"])
+def test_a_preflight_allows_the_anthropic_and_google_headers(default_policy: Mangum, path: str) -> None:
+    """GIVEN a browser client of the Anthropic or Google SDK WHEN it preflights with its headers (or names none)
+    THEN 204 allowing each of them."""
+    named = call(default_policy, preflight(CHAT, path, ", ".join(DIALECT_HEADERS)))
+    assert named.status == 204
+    assert named.headers["access-control-allow-headers"] == ", ".join(DIALECT_HEADERS)
+    unnamed = Request("OPTIONS", path, (("Origin", CHAT), ("Access-Control-Request-Method", "GET")))
+    allowed = {
+        h.strip().lower() for h in call(default_policy, unnamed).headers["access-control-allow-headers"].split(",")
+    }
+    assert set(DIALECT_HEADERS) | {"authorization"} <= allowed
+
+
+def test_a_browser_reads_an_anthropic_answer_with_x_api_key(default_policy: Mangum) -> None:
+    """GIVEN the default policy WHEN a page sends x-api-key and anthropic-version THEN the Anthropic list, readable."""
+    headers = (("x-api-key", world.KEYS["limited"]), ("anthropic-version", "2023-06-01"))
+    reply = call(default_policy, get(CHAT, *headers))
+    assert reply.status == 200
+    assert [m["id"] for m in reply.json()["data"]] == world.EXPECTED["limited"]
+    assert reply.headers["access-control-allow-origin"] == "*"

@@ -192,3 +192,43 @@ def test_answers_are_recorded_at_debug_and_refusals_at_info(
     via_lambda(lambda_entry, "http-api-v2", Request(headers=bearer(world.KEYS["bob"])))
     records = [(r.levelno, vars(r)["status"]) for r in caplog.records if r.name == "modelgate.request"]
     assert records == [(logging.DEBUG, 200)]
+
+
+def test_the_key_query_parameter_never_reaches_uvicorns_access_log(
+    world_table: Registry, moto_endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GIVEN uvicorn with its access log on (as `serve --access-log` runs it) WHEN keys arrive as ?key= (good,
+    bad, percent-encoded name, on an unknown route) THEN the access log shows `key=REDACTED`, never the key."""
+    import threading  # noqa: PLC0415
+
+    import httpx  # noqa: PLC0415
+    import uvicorn  # noqa: PLC0415
+
+    from handler.web.app import create_app  # noqa: PLC0415
+    from handler.wiring import build_service  # noqa: PLC0415
+    from infra.local.embedded import free_port  # noqa: PLC0415
+    from tests.conftest import settings_for  # noqa: PLC0415
+    from tests.support.server import fresh_table  # noqa: PLC0415
+
+    table, _ = fresh_table(moto_endpoint)
+    app = create_app(build_service(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)))
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, access_log=True, log_config=None, proxy_headers=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        for query in (f"key={world.KEYS['full']}", f"key={NEAR_MISS}&pageSize=2", f"%6Bey={world.KEYS['bob']}"):
+            for path in ("/v1/models", "/v1beta/models/gpt-4o-mini", "/v1/engines"):
+                httpx.get(f"http://127.0.0.1:{port}{path}?{query}", timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    logged = [" ".join(_texts(record)) for record in caplog.records if record.name == "uvicorn.access"]
+    assert len(logged) == 9
+    assert all("REDACTED" in line for line in logged)
+    for secret in (world.KEYS["full"], world.KEYS["bob"], NEAR_MISS):
+        assert not any(secret in line for line in logged)
