@@ -69,9 +69,11 @@ class Plan:
     removed_groups: list[str] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     removed_users: list[str] = field(default_factory=list)
-    tokens: list[dict[str, Any]] = field(default_factory=list)
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # to update
+    new_tokens: list[dict[str, Any]] = field(default_factory=list)  # the table has none of them: written in batches
     removed_tokens: list[str] = field(default_factory=list)  # public ids
     catalog: dict[str, dict[str, Any]] = field(default_factory=dict)  # the catalog once applied
+    origin: str | None = None  # the seed's: every record written is marked with it
 
     def summary(self) -> dict[str, dict[str, int]]:
         counts: dict[str, dict[str, int]] = {}
@@ -112,12 +114,12 @@ def _group_diff(old: list[str], new: list[str]) -> str:
 
 def plan(seed: Seed, state: State, *, prune: bool = False) -> Plan:
     """The changes that make the table hold the seed. Raises SeedError when the result would be inconsistent."""
-    result = Plan()
+    result = Plan(origin=seed.origin)
     prunes = seed.sections if prune else frozenset()
     result.catalog = _plan_models(seed, state, result, "models" in prunes)
     groups = _plan_groups(seed, state, result, "groups" in prunes)
     users = _plan_users(seed, state, result, groups, "users" in prunes)
-    _plan_tokens(seed, state, result, users, "tokens" in prunes)
+    _plan_tokens(seed, state, result, users, groups, prune="tokens" in prunes)
     return result
 
 
@@ -150,6 +152,8 @@ def _plan_groups(seed: Seed, state: State, result: Plan, prune: bool) -> dict[st
             detail = _group_diff(groups[name], members)
         elif old.get("view_version") != view_version(members, result.catalog):
             detail = "view rebuilt (catalog changed)"
+        elif seed.origin and old.get("origin") != seed.origin:
+            detail = f"now kept in step by {seed.origin}"
         else:
             continue
         result.groups[name] = members
@@ -160,7 +164,7 @@ def _plan_groups(seed: Seed, state: State, result: Plan, prune: bool) -> dict[st
         if naming:
             result.notes.append(f"groups {', '.join(naming)} still name pruned model {model_id}: listed as custom")
     if prune:
-        result.removed_groups = [name for name in state.groups if name not in seed.groups]
+        result.removed_groups = [n for n, g in state.groups.items() if n not in seed.groups and _owned(seed, g)]
         for name in result.removed_groups:
             del groups[name]
             result.changes.append(Change(REMOVE, "group", name))
@@ -177,14 +181,16 @@ def _plan_users(seed: Seed, state: State, result: Plan, groups: Mapping[str, Any
         old = state.users.get(user["id"])
         if user["group"] not in groups:
             raise SeedError(f"user {user['id']!r}: unknown group {user['group']!r}")
-        if old is None or (old["group"], old["status"]) != (user["group"], user["status"]):
+        fields = ("group", "status", "origin") if seed.origin else ("group", "status")
+        marked = {**user, "origin": seed.origin} if seed.origin else user
+        if old is None or any(old.get(f) != marked.get(f) for f in fields):
             result.users.append(user)
-            detail = f"group {user['group']}" if old is None else _differences(old, user, ("group", "status"))
+            detail = f"group {user['group']}" if old is None else _differences(old, marked, fields)
             result.changes.append(Change(ADD if old is None else CHANGE, "user", user["id"], detail))
         users[user["id"]] = user["group"]
     if prune:
         named = {u["id"] for u in seed.users}
-        result.removed_users = [user_id for user_id in state.users if user_id not in named]
+        result.removed_users = [i for i, u in state.users.items() if i not in named and _owned(seed, u)]
         for user_id in result.removed_users:
             del users[user_id]
             result.changes.append(Change(REMOVE, "user", user_id))
@@ -195,28 +201,39 @@ def _plan_users(seed: Seed, state: State, result: Plan, groups: Mapping[str, Any
     return users
 
 
-def _plan_tokens(seed: Seed, state: State, result: Plan, users: Mapping[str, str], prune: bool) -> None:
+def _owned(seed: Seed, record: Mapping[str, Any]) -> bool:
+    """Whether --prune may remove a record: any, for a plain seed; only those it marked, for one with an origin."""
+    return seed.origin is None or record.get("origin") == seed.origin
+
+
+def _plan_tokens(
+    seed: Seed, state: State, result: Plan, users: Mapping[str, str], groups: Mapping[str, Any], *, prune: bool
+) -> None:
     """Keys by their hash, so a seed's key updates its own token and no other."""
-    fields = ("user_id", "name", "models", "status", "expires_at")
+    fields: tuple[str, ...] = ("user_id", "name", "models", "status", "expires_at", "allow_ips", "group")
+    fields += ("origin",) if seed.origin else ()
     kept: set[str] = set()
     for token in seed.tokens:
         if token["user"] not in users:
             raise SeedError(f"key {keys.mask(token['key'])}: unknown user {token['user']!r}")
+        if token.get("group") is not None and token["group"] not in groups:
+            raise SeedError(f"key {keys.mask(token['key'])}: unknown group {token['group']!r}")
         digest = keys.key_hash(token["key"])
         kept.add(digest)
         old = state.tokens.get(digest)
-        wanted = {k: v for k, v in {**token, "user_id": token["user"]}.items() if v is not None}
+        marked = {**token, "user_id": token["user"], "origin": seed.origin}
+        wanted = {k: v for k, v in marked.items() if v is not None}
         if old is None:
             detail = f"user {token['user']}" + (f", name {token['name']}" if token["name"] else "")
         elif any(old.get(f) != wanted.get(f) for f in fields):
             detail = _differences(old, wanted, fields)
         else:
             continue
-        result.tokens.append(token)
+        (result.new_tokens if old is None else result.tokens).append(token)
         result.changes.append(Change(ADD if old is None else CHANGE, "token", keys.mask(token["key"]), detail))
     if prune:
         for digest, record in state.tokens.items():
-            if digest not in kept:
+            if digest not in kept and _owned(seed, record):
                 result.removed_tokens.append(record["token_id"])
                 detail = f"{record.get('key_hint')} of {record['user_id']}"
                 result.changes.append(Change(REMOVE, "token", record["token_id"], detail))
@@ -229,21 +246,27 @@ def _plan_tokens(seed: Seed, state: State, result: Plan, users: Mapping[str, str
             )
 
 
-def execute(planned: Plan, registry: Registry, progress: Callable[[int], None] | None = None) -> None:
+def execute(
+    planned: Plan,
+    registry: Registry,
+    progress: Callable[[int], None] | None = None,
+    key_progress: Callable[[int], None] | None = None,
+) -> None:
     """Write a plan, in the order that keeps every reference whole: groups before the users moved into them,
     users moved or removed before the groups they left are removed."""
     registry.put_models(planned.models, progress)
     registry.delete_models(planned.removed_models)
     for name, members in planned.groups.items():
-        registry.put_group(name, members, planned.catalog)
+        registry.put_group(name, members, planned.catalog, origin=planned.origin)
     for name in planned.views:
         registry.put_group(name, None, planned.catalog)
     for user in planned.users:
-        registry.put_user(user["id"], user["group"], user["status"])
+        registry.put_user(user["id"], user["group"], user["status"], origin=planned.origin)
     for user_id in planned.removed_users:
         registry.delete_user(user_id, with_tokens=False)
     for name in planned.removed_groups:
         registry.delete_group(name, check_users=False)  # the plan checked; gsi1 may not show the moves yet
+    registry.put_new_tokens(planned.new_tokens, origin=planned.origin, progress=key_progress)
     for token in planned.tokens:
         registry.put_token(
             token["key"],
@@ -252,6 +275,9 @@ def execute(planned: Plan, registry: Registry, progress: Callable[[int], None] |
             models=token["models"],
             status=token["status"],
             expires_at=token["expires_at"],
+            allow_ips=token.get("allow_ips"),
+            group=token.get("group"),
+            origin=planned.origin,
         )
     for token_id in planned.removed_tokens:
         registry.delete_token(token_id)

@@ -3,7 +3,7 @@
 models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, status?}]   # the catalog
 groups:  {name: [model id, ...]}                                           # ordered
 users:   [{id, group, status?}]
-tokens:  [{key, user, name?, models?, status?, expires_at?}]              # keys are hashed when applied
+tokens:  [{key, user, name?, models?, status?, expires_at?, allow_ips?, group?}]   # keys hashed when applied
 
 <metadata>: display_name, description, max_input_tokens, max_tokens, capabilities, lifecycle, deprecated_at,
 retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. Catalog files for `modelgate models
@@ -12,6 +12,7 @@ import` are read by infra.catalog_files.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from handler.core.catalog import LIFECYCLES, METADATA_FIELDS, STORED_FIELDS
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 STATUSES = ("enabled", "disabled")
+TOKEN_STATUSES = ("enabled", "disabled", "expired", "exhausted")  # the last two as migrated from one-api
 SECTIONS = ("models", "groups", "users", "tokens")
 # A catalog entry's fields, in the order it is stored and exported.
 ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, "status")
@@ -48,6 +50,8 @@ class Seed:
     tokens: list[dict[str, Any]] = field(default_factory=list)
     # The sections the file has: `apply --prune` prunes only inside them.
     sections: frozenset[str] = frozenset()
+    # Who keeps these records in step (`migrate`): they are marked so, and --prune removes only records so marked.
+    origin: str | None = None
 
 
 def parse_time(value: Any, where: str) -> float:
@@ -76,11 +80,24 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
-def _status(entry: dict[str, Any], where: str) -> str:
+def _status(entry: dict[str, Any], where: str, allowed: tuple[str, ...] = STATUSES) -> str:
     status = entry.get("status", "enabled")
-    if status not in STATUSES:
-        raise SeedError(f"{where}.status: must be enabled or disabled")
+    if status not in allowed:
+        raise SeedError(f"{where}.status: must be {', '.join(allowed[:-1])} or {allowed[-1]}")
     return str(status)
+
+
+def allow_ips(value: Any, where: str) -> list[str] | None:
+    """A token's allowed client networks: CIDRs or addresses (a list, or one comma-separated string), normalized."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p.strip() for p in parts):
+        raise SeedError(f"{where}: must be a list of IP addresses or CIDR networks")
+    try:
+        return list(dict.fromkeys(str(ipaddress.ip_network(p.strip(), strict=False)) for p in parts))
+    except ValueError as error:
+        raise SeedError(f"{where}: {error}") from None
 
 
 def _model_list(value: Any, where: str) -> list[str]:
@@ -239,10 +256,12 @@ def parse_seed(document: Any, source: str = "seed") -> Seed:
             "user": _text(raw.get("user"), f"{where}.user"),
             "name": str(raw.get("name") or ""),
             "models": None if raw.get("models") is None else _model_list(raw["models"], f"{where}.models"),
-            "status": _status(raw, where),
+            "status": _status(raw, where, TOKEN_STATUSES),
             "expires_at": None
             if raw.get("expires_at") is None
             else parse_time(raw["expires_at"], f"{where}.expires_at"),
+            "allow_ips": allow_ips(raw.get("allow_ips"), f"{where}.allow_ips"),
+            "group": None if raw.get("group") is None else _text(raw["group"], f"{where}.group"),
         }
         seed.tokens.append(token)
     require_unique(seed.tokens, "key", "tokens")

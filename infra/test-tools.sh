@@ -142,6 +142,38 @@ ensure_claude_code() {
   fi
 }
 
+# Debian's MariaDB and PostgreSQL servers, for the migrate tests (each test run starts private instances on
+# 127.0.0.1 in a temporary directory; the system services are never started). CI (CI=true) fails without them.
+ensure_sql_engines() {
+  local sudo="" missing=()
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+  if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    if command -v apt-get >/dev/null 2>&1 && { [ -z "$sudo" ] || sudo -n true 2>/dev/null; }; then
+      say "installing ${missing[*]} (Debian packages) for the migrate tests"
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || true
+      # policy-rc.d exit 101: the packages must not start the system's own servers
+      local policy=/usr/sbin/policy-rc.d ours=""
+      if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod +x "$policy" && ours=1
+      fi
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null || echo "apt-get could not install ${missing[*]}" >&2
+      [ -z "$ours" ] || $sudo rm -f "$policy"
+    fi
+  fi
+  if { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } &&
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    return 0
+  fi
+  if [ "${CI:-}" = true ]; then
+    echo "mariadb-server and postgresql are required in CI for the migrate tests" >&2
+    return 1
+  fi
+  echo "mariadb-server or postgresql not found: their migrate tests will be skipped" >&2
+}
+
 ensure_test_tools() {
   ensure_sam_cli
   ensure_checkov
@@ -150,4 +182,5 @@ ensure_test_tools() {
   ensure_python313
   ensure_lambda_ric
   ensure_claude_code
+  ensure_sql_engines
 }

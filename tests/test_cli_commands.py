@@ -167,7 +167,18 @@ def test_key_list_masks_every_key_and_shows_its_settings(cli: Cli, seeded: Regis
 
     # AND the human table says the same in columns
     table = cli.ok("key", "list", "--user", "alice").splitlines()
-    assert table[0].split() == ["ID", "NAME", "USER", "KEY", "STATUS", "EXPIRES", "MODELS", "CREATED"]
+    assert table[0].split() == [
+        "ID",
+        "NAME",
+        "USER",
+        "KEY",
+        "STATUS",
+        "EXPIRES",
+        "MODELS",
+        "GROUP",
+        "ALLOW_IPS",
+        "CREATED",
+    ]
     expired = next(line for line in table if " expired " in line)
     assert keys.mask(world.KEYS["expired"]) in expired
     assert "2024-01-01T00:00:00Z" in expired

@@ -11,6 +11,7 @@ from handler.core import keys
 from infra.cli.context import CliError, Context, label, model_list, require_catalog, table, when
 from infra.cli.durations import parse_expiry
 from infra.registry import DISABLED, ENABLED, TokenRecord
+from infra.seed import SeedError, allow_ips
 
 KEY_REF_HELP = "the key's id (tok_... from `key list`), or the key itself"
 
@@ -27,6 +28,9 @@ def token_data(token: TokenRecord, now: float | None = None) -> dict[str, Any]:
         "expired": token.expires_at is not None and token.expires_at <= now,
         "expires_at": when(token.expires_at),
         "models": token.models,
+        "group": token.group,  # a group replacing the owner's; None: the owner's
+        "allow_ips": token.allow_ips,  # client networks it may be used from; None: anywhere
+        "origin": token.origin,  # `migrate` when `modelgate migrate` keeps it in step
         "created_at": when(token.created_at),
     }
 
@@ -51,10 +55,12 @@ def key_rows(tokens: Sequence[TokenRecord]) -> str:
                 status,
                 data["expires_at"] or "never",
                 _models_text(token.models),
+                token.group or "(owner's)",
+                ",".join(token.allow_ips) if token.allow_ips is not None else "(any)",
                 data["created_at"],
             ]
         )
-    return table(["id", "name", "user", "key", "status", "expires", "models", "created"], rows)
+    return table(["id", "name", "user", "key", "status", "expires", "models", "group", "allow_ips", "created"], rows)
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
@@ -63,21 +69,38 @@ def create(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(f"user {args.user!r} is disabled; enable them before giving them a key")
     models = None if args.models is None else model_list(args.models)
     if models:
-        group = ctx.registry.group_models(user["group"]) or []
+        listing_group = args.group or user["group"]
+        group = ctx.registry.group_models(listing_group) or []
         outside = [m for m in models if m not in group]
         # A model the group lists is the group's to give, catalog or custom; only others need --allow-custom.
         require_catalog(ctx, models, allow_custom=args.allow_custom, named=outside)
         if outside:
-            lacks = f"group {user['group']} lacks {', '.join(outside)}"
+            lacks = f"group {listing_group} lacks {', '.join(outside)}"
             ctx.info(f"note: {lacks}; a key lists only what its user's group has")
     expires_at = None if args.expires is None else parse_expiry(args.expires)
+    try:
+        networks = allow_ips(args.allow_ips, "--allow-ips")
+    except SeedError as error:
+        raise CliError(str(error)) from None
+    if args.group is not None and ctx.registry.group_models(args.group) is None:
+        raise CliError(f"unknown group {args.group!r}")
     key = keys.generate()
-    token = ctx.registry.create_token(key, user_id=args.user, name=args.name, models=models, expires_at=expires_at)
+    token = ctx.registry.create_token(
+        key,
+        user_id=args.user,
+        name=args.name,
+        models=models,
+        expires_at=expires_at,
+        allow_ips=networks,
+        group=args.group,
+    )
     data = {**token_data(token), "key": key}
     human = [
         f"created key {token.token_id} for {args.user}"
         + (f" ({args.name})" if args.name else "")
-        + f"; models: {_models_text(models)}; expires: {when(expires_at) or 'never'}",
+        + f"; models: {_models_text(models)}; expires: {when(expires_at) or 'never'}"
+        + (f"; group: {args.group}" if args.group else "")
+        + (f"; allowed from: {', '.join(networks)}" if networks else ""),
         "The key is shown only this once; store it now:",
         key,
     ]
@@ -151,6 +174,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--allow-custom",
         action="store_true",
         help="allow --models ids neither in the catalog nor listed by the user's group",
+    )
+    created.add_argument(
+        "--allow-ips",
+        help="comma-separated client addresses or CIDR networks the key may be used from (default: anywhere); "
+        "others get 403 ip_not_allowed",
+    )
+    created.add_argument(
+        "--group", help="a group whose models the key lists instead of its owner's (still narrowed by --models)"
     )
     created.set_defaults(run=create)
 

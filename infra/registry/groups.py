@@ -22,10 +22,12 @@ class Groups(Reads):
         model_ids: Sequence[str] | None,
         catalog: Mapping[str, Mapping[str, Any]],
         previous: Mapping[str, Any] | None = UNREAD,
+        origin: str | None = None,
     ) -> list[Any]:
         """The transaction items that write a group and its view (None: the models it has now), and drop its stale
         chunks; none when the group already is exactly so. The Put holds only if the group is still as `previous`
-        (the record the change was computed from; read here when not given)."""
+        (the record the change was computed from; read here when not given). `origin` marks who keeps it in step
+        (`migrate`); None keeps the mark it has."""
         if previous is UNREAD:
             previous = self.get(layout.group_key(name))
         if model_ids is None:
@@ -33,7 +35,13 @@ class Groups(Reads):
                 raise Refused(f"unknown group {name!r}")
             model_ids = list(previous.get("models") or [])
         version, chunks = layout.encode_view(view_members(model_ids, catalog))
-        if previous and previous.get("view_version") == version and previous.get("models") == list(model_ids):
+        origin = origin if origin is not None else (previous or {}).get("origin")
+        if (
+            previous
+            and previous.get("view_version") == version
+            and previous.get("models") == list(model_ids)
+            and previous.get("origin") == origin
+        ):
             return []
         group = {
             **layout.group_key(name),
@@ -43,6 +51,7 @@ class Groups(Reads):
             "models": list(model_ids),
             "view_version": version,
             "view_chunks": len(chunks),
+            "origin": origin,
         }
         put: dict[str, Any] = {"TableName": self.table, "Item": to_item(group)}
         if previous is None:
@@ -69,11 +78,12 @@ class Groups(Reads):
         model_ids: Sequence[str] | None,
         catalog: Mapping[str, Mapping[str, Any]] | None = None,
         previous: Mapping[str, Any] | None = UNREAD,
+        origin: str | None = None,
     ) -> bool:
         """Write a group (None: keep its models) with a fresh view, in one transaction. False if already so."""
         if catalog is None:
             catalog = self.catalog_entries(model_ids if model_ids is not None else self.group_models(name) or [])
-        actions = self.group_actions(name, model_ids, catalog, previous)
+        actions = self.group_actions(name, model_ids, catalog, previous, origin)
         self.transact(actions)
         return bool(actions)
 

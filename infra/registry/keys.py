@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,9 @@ class Keys(Reads):
         expires_at: float | None,
         token_id: str,
         now: int,
+        allow_ips: Sequence[str] | None = None,
+        group: str | None = None,
+        origin: str | None = None,
     ) -> dict[str, Any]:
         values: dict[str, Any] = {
             ":u": user_id,
@@ -66,11 +69,21 @@ class Keys(Reads):
             sets.extend(["expires_at = :e", f"{layout.TTL_ATTRIBUTE} = :p"])
             values[":e"] = Decimal(str(expires_at))
             values[":p"] = Decimal(int(expires_at) + PURGE_AFTER_EXPIRY_SECONDS)
+        # The client networks it may be used from, and a group replacing its owner's: absent when unset.
+        for attribute, placeholder, value in (("allow_ips", ":ips", allow_ips), ("#g", ":g", group)):
+            if value is None:
+                removes.append(attribute)
+            else:
+                sets.append(f"{attribute} = {placeholder}")
+                values[placeholder] = list(value) if attribute == "allow_ips" else value
+        if origin is not None:
+            sets.append("origin = :o")
+            values[":o"] = origin
         return {
             "TableName": self.table,
             "Key": item_key(layout.token_key(keys.key_hash(key))),
             "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
-            "ExpressionAttributeNames": {"#n": "name", "#s": "status"},
+            "ExpressionAttributeNames": {"#n": "name", "#s": "status", "#g": "group"},
             "ExpressionAttributeValues": to_item(values),
         }
 
@@ -84,6 +97,9 @@ class Keys(Reads):
         status: str = ENABLED,
         expires_at: float | None = None,
         token_id: str | None = None,
+        allow_ips: Sequence[str] | None = None,
+        group: str | None = None,
+        origin: str | None = None,
     ) -> str:
         """Create or update the token of `key` (stored only as its hash; apply's way). Returns its public id."""
         update = self._token_update(
@@ -95,9 +111,47 @@ class Keys(Reads):
             expires_at=expires_at,
             token_id=token_id or new_token_id(),
             now=int(time.time()),
+            allow_ips=allow_ips,
+            group=group,
+            origin=origin,
         )
         response = self.update_one({**update, "ReturnValues": "ALL_NEW"})
         return str(response["Attributes"]["token_id"]["S"])
+
+    def put_new_tokens(
+        self,
+        tokens: Sequence[Mapping[str, Any]],
+        *,
+        origin: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write tokens the table does not hold yet (a seed's fields: key, user, name, models, status, expires_at,
+        allow_ips, group), 25 a batch: the same items as put_token, at a twenty-fifth of the requests."""
+        now = int(time.time())
+        requests = []
+        for token in tokens:
+            token_id = new_token_id()
+            record: dict[str, Any] = {
+                **layout.token_key(keys.key_hash(token["key"])),
+                "user_id": token["user"],
+                "name": token.get("name") or "",
+                "status": token.get("status") or ENABLED,
+                "token_id": token_id,
+                layout.GSI1_PK: layout.LISTS[layout.TOKEN],
+                layout.GSI1_SK: token_id,
+                "key_hint": keys.mask(token["key"]),
+                "created_at": now,
+                "models": None if token.get("models") is None else list(token["models"]),
+                "allow_ips": None if token.get("allow_ips") is None else list(token["allow_ips"]),
+                "group": token.get("group"),
+                "origin": origin,
+            }
+            expires_at = token.get("expires_at")
+            if expires_at is not None:
+                record["expires_at"] = Decimal(str(expires_at))
+                record[layout.TTL_ATTRIBUTE] = int(expires_at) + PURGE_AFTER_EXPIRY_SECONDS
+            requests.append({"PutRequest": {"Item": to_item(record)}})
+        self.batch_write(requests, progress)
 
     def create_token(
         self,
@@ -107,8 +161,11 @@ class Keys(Reads):
         name: str = "",
         models: Sequence[str] | None = None,
         expires_at: float | None = None,
+        allow_ips: Sequence[str] | None = None,
+        group: str | None = None,
     ) -> TokenRecord:
-        """A new enabled key of an enabled user, in one transaction that re-checks the user."""
+        """A new enabled key of an enabled user, in one transaction that re-checks the user (and the token's group,
+        when it names one)."""
         if self.user(user_id).get("status") != ENABLED:
             raise Refused(f"user {user_id!r} is disabled; enable them before giving them a key")
         token = TokenRecord(
@@ -120,6 +177,8 @@ class Keys(Reads):
             expires_at=expires_at,
             created_at=int(time.time()),
             key_hint=keys.mask(key),
+            allow_ips=None if allow_ips is None else list(allow_ips),
+            group=group,
         )
         update = self._token_update(
             key,
@@ -130,9 +189,14 @@ class Keys(Reads):
             expires_at=expires_at,
             token_id=token.token_id,
             now=int(token.created_at),
+            allow_ips=allow_ips,
+            group=group,
         )
         update["ConditionExpression"] = "attribute_not_exists(pk)"
-        self.transact([self.exists_check(layout.user_key(user_id), status=ENABLED), {"Update": update}])
+        checks = [self.exists_check(layout.user_key(user_id), status=ENABLED)]
+        if group is not None:
+            checks.append(self.exists_check(layout.group_key(group)))
+        self.transact([*checks, {"Update": update}])
         return token
 
     def set_token_status(self, token_id: str, status: str) -> TokenRecord:

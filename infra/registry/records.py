@@ -93,6 +93,9 @@ class TokenRecord:
     expires_at: float | None
     created_at: float
     key_hint: str
+    allow_ips: list[str] | None = None  # client networks it may be used from; None: anywhere
+    group: str | None = None  # a group replacing its owner's
+    origin: str | None = None  # `migrate` when migrate keeps it in step
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> TokenRecord:
@@ -106,4 +109,7 @@ class TokenRecord:
             expires_at=record.get("expires_at"),
             created_at=record.get("created_at") or 0,
             key_hint=record.get("key_hint") or "****",
+            allow_ips=None if record.get("allow_ips") is None else [str(n) for n in record["allow_ips"]],
+            group=record.get("group") or None,
+            origin=record.get("origin") or None,
         )

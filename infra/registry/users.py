@@ -13,13 +13,14 @@ from infra.registry.writes import Refused
 
 
 class Users(Reads):
-    def _user_update(self, user_id: str, group: str, status: str) -> dict[str, Any]:
+    def _user_update(self, user_id: str, group: str, status: str, origin: str | None = None) -> dict[str, Any]:
+        """`origin` marks who keeps the user in step (`migrate`); None leaves the mark as it is."""
         return {
             "TableName": self.table,
             "Key": item_key(layout.user_key(user_id)),
             "UpdateExpression": (
                 "SET #g = :g, #s = :s, user_id = :id, gsi1pk = :lp, gsi1sk = :id, "
-                "created_at = if_not_exists(created_at, :now)"
+                "created_at = if_not_exists(created_at, :now)" + (", origin = :o" if origin else "")
             ),
             "ExpressionAttributeNames": {"#g": "group", "#s": "status"},
             "ExpressionAttributeValues": to_item(
@@ -29,13 +30,14 @@ class Users(Reads):
                     ":id": user_id,
                     ":lp": layout.LISTS[layout.USER],
                     ":now": Decimal(int(time.time())),
+                    ":o": origin,
                 }
             ),
         }
 
-    def put_user(self, user_id: str, group: str, status: str = ENABLED) -> None:
+    def put_user(self, user_id: str, group: str, status: str = ENABLED, *, origin: str | None = None) -> None:
         """Create or update a user (apply's way: the seed is the truth)."""
-        self.update_one(self._user_update(user_id, group, status))
+        self.update_one(self._user_update(user_id, group, status, origin))
 
     def _require_group(self, name: str) -> None:
         if self.get(layout.group_key(name)) is None:
