@@ -67,7 +67,8 @@ class Plan:
     groups: dict[str, list[str]] = field(default_factory=dict)
     views: list[str] = field(default_factory=list)  # groups whose models stay but whose view goes stale
     removed_groups: list[str] = field(default_factory=list)
-    users: list[dict[str, Any]] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)  # to update
+    new_users: list[dict[str, Any]] = field(default_factory=list)  # the table has none of them: written in batches
     removed_users: list[str] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)  # to update
     new_tokens: list[dict[str, Any]] = field(default_factory=list)  # the table has none of them: written in batches
@@ -184,7 +185,7 @@ def _plan_users(seed: Seed, state: State, result: Plan, groups: Mapping[str, Any
         fields = ("group", "status", "origin") if seed.origin else ("group", "status")
         marked = {**user, "origin": seed.origin} if seed.origin else user
         if old is None or any(old.get(f) != marked.get(f) for f in fields):
-            result.users.append(user)
+            (result.new_users if old is None else result.users).append(user)
             detail = f"group {user['group']}" if old is None else _differences(old, marked, fields)
             result.changes.append(Change(ADD if old is None else CHANGE, "user", user["id"], detail))
         users[user["id"]] = user["group"]
@@ -260,6 +261,7 @@ def execute(
         registry.put_group(name, members, planned.catalog, origin=planned.origin)
     for name in planned.views:
         registry.put_group(name, None, planned.catalog)
+    registry.put_new_users(planned.new_users, origin=planned.origin)
     for user in planned.users:
         registry.put_user(user["id"], user["group"], user["status"], origin=planned.origin)
     for user_id in planned.removed_users:

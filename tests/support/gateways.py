@@ -348,3 +348,32 @@ def insert_many(cursor: Any, engine: str, table: str, items: Sequence[dict[str, 
         names = ", ".join(quote(c, engine) for c in columns)
         sql = f"INSERT INTO {quote(table, engine)} ({names}) VALUES ({', '.join([marker] * len(columns))})"  # noqa: S608
         cursor.executemany(sql, rows)
+
+
+def bulk_rows(flavour: str, tokens: int, now: int) -> GatewayRows:
+    """A large gateway: `tokens` keys over tokens/10 users in three groups, one key in 50 disabled, one in 40 with
+    a model list, one in 30 with a network (no expectations recorded: the bulk tests count, they do not list)."""
+    new = flavour == NEW_API
+    rows = GatewayRows(flavour)
+    groups = ("default", "vip", "svip")
+    for group, model in [(g, str(m["id"])) for g in groups for m in CATALOG]:
+        rows.abilities.append(_ability(group, model, 1, group != "default" or model == "gpt-4o-mini"))
+    for user_id in range(1, tokens // 10 + 1):
+        row: dict[str, Any] = {"id": user_id, "username": f"user{user_id:06d}", "password": "x", "status": 1}
+        row |= {"group": groups[user_id % 3], "aff_code": f"a{user_id}", "access_token": f"{user_id:032d}"}
+        if new:
+            row["deleted_at"] = None
+        rows.users.append(row)
+    for n in range(1, tokens + 1):
+        row = {"id": n, "user_id": (n - 1) // 10 + 1, "key": key_of(n, "b"), "status": 2 if n % 50 == 0 else 1}
+        row |= {"name": f"key {n}", "created_time": now, "accessed_time": now, "expired_time": -1}
+        row |= {"remain_quota": 1000, "unlimited_quota": n % 2 == 0}
+        limits = "gpt-4o,o3-mini" if n % 40 == 0 else ""
+        networks = "10.0.0.0/8" if n % 30 == 0 else ""
+        if new:
+            row |= {"model_limits_enabled": bool(limits), "model_limits": limits, "allow_ips": networks, "group": ""}
+            row |= {"cross_group_retry": False, "deleted_at": None}
+        else:
+            row |= {"models": limits, "subnet": networks}
+        rows.tokens.append(row)
+    return rows
