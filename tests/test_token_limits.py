@@ -144,7 +144,7 @@ def test_disabled_expired_and_exhausted_tokens_are_refused_saying_why(key: str, 
 SUBNET_KEY = "sk-subnet-000000000000000000000000000000000000000000"
 
 
-@pytest.mark.parametrize("client_ip", ["10.1.2.3", "192.168.1.7", "2001:db8::1", "::ffff:10.9.9.9"])
+@pytest.mark.parametrize("client_ip", ["10.1.2.3", "192.168.1.7", "2001:db8::1", "::ffff:10.9.9.9", "192.168.1.7/32"])
 def test_a_client_inside_the_allow_list_is_admitted(client_ip: str) -> None:
     """GIVEN a token allowed from 10.0.0.0/8, 192.168.1.7 and 2001:db8::/32
     WHEN called from inside one of them (an IPv4-mapped IPv6 address counts as its IPv4)
@@ -154,7 +154,7 @@ def test_a_client_inside_the_allow_list_is_admitted(client_ip: str) -> None:
     )
 
 
-@pytest.mark.parametrize("client_ip", ["11.0.0.1", "192.168.1.8", "2001:db9::1", None, "not-an-address"])
+@pytest.mark.parametrize("client_ip", ["11.0.0.1", "192.168.1.8", "2001:db9::1", None, "not-an-address", "11.0.0.0/8"])
 def test_a_client_outside_the_allow_list_is_403_ip_not_allowed(client_ip: str | None) -> None:
     """GIVEN the same token WHEN called from outside every network, or from an unknown address
     THEN AccessDenied with code ip_not_allowed, the key masked, the allowed networks never shown."""

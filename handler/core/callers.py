@@ -156,10 +156,13 @@ def _admits(token: Token, client_ip: str | None) -> bool:
     """Whether the client's address is inside one of the token's networks. An unknown address is outside."""
     if client_ip is None or token.networks is None:
         return token.networks is None
-    try:
-        address = ipaddress.ip_address(client_ip.partition("%")[0])
+    try:  # an address; `a.b.c.d/32` too, as some event generators write the source IP
+        peer = ipaddress.ip_network(client_ip.partition("%")[0], strict=True)
     except ValueError:
         return False
+    if peer.num_addresses != 1:
+        return False
+    address = peer.network_address
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
     return any(address in network for network in token.networks)
