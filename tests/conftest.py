@@ -110,3 +110,22 @@ def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
     table, _ = fresh_table(moto_endpoint)
     with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def dialect_table(moto_endpoint: str) -> str:
+    """A fresh table on moto's server: the test world, its orphan and revoked records, and the `claude` group
+    (catalog entries with metadata) with its keys."""
+    from tests.support import expected  # noqa: PLC0415
+
+    table, registry = fresh_table(moto_endpoint)
+    expected.extend_world(registry)
+    expected.extend_dialect_world(registry)
+    return table
+
+
+@pytest.fixture(scope="module")
+def dialect_server(moto_endpoint: str, dialect_table: str) -> Iterator[LocalServer]:
+    """The dialects' world on uvicorn, for the tests of the real clients."""
+    with serve(settings_for(table_name=dialect_table, dynamodb_endpoint_url=moto_endpoint)) as server:
+        yield server

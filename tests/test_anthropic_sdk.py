@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,21 +12,14 @@ import httpx2
 import pytest
 
 from tests.support import expected, world
-from tests.support.dialect_server import dialect_server, dialect_table
 from tests.support.server import LocalServer
 
 CLAUDE = world.CLAUDE_IDS
 
 
 @pytest.fixture(scope="module")
-def table(moto_endpoint: str) -> str:
-    return dialect_table(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def server(moto_endpoint: str, table: str) -> Iterator[LocalServer]:
-    with dialect_server(moto_endpoint, table) as running:
-        yield running
+def server(dialect_server: LocalServer) -> LocalServer:
+    return dialect_server
 
 
 def client(server: LocalServer, sent: list[httpx2.Request], **credential: Any) -> anthropic.Anthropic:

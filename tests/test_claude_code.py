@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from handler.wiring import build_service
 from tests.conftest import settings_for
 from tests.hardening.wire import TRANSPORTS, Request, send
 from tests.support import expected, world
-from tests.support.dialect_server import dialect_server, dialect_table
 from tests.support.server import LocalServer
 
 DISCOVERED = re.compile(r"^(claude|anthropic)")
@@ -43,19 +41,15 @@ CREDENTIALS = {
 
 
 @pytest.fixture(scope="module")
-def table(moto_endpoint: str) -> str:
-    return dialect_table(moto_endpoint)
+def server(dialect_server: LocalServer) -> LocalServer:
+    return dialect_server
 
 
 @pytest.fixture(scope="module")
-def server(moto_endpoint: str, table: str) -> Iterator[LocalServer]:
-    with dialect_server(moto_endpoint, table) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def entry(moto_endpoint: str, table: str) -> Any:
-    return Mangum(create_app(build_service(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint))))
+def entry(moto_endpoint: str, dialect_table: str) -> Any:
+    return Mangum(
+        create_app(build_service(settings_for(table_name=dialect_table, dynamodb_endpoint_url=moto_endpoint)))
+    )
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

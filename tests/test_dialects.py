@@ -38,12 +38,9 @@ Ask = Callable[..., Reply]
 
 
 @pytest.fixture(scope="module")
-def table(moto_endpoint: str) -> str:
+def table(dialect_table: str) -> str:
     """GIVEN (for the module) the world, an orphan token, a revoked user and the `claude` group with its keys."""
-    name, registry = fresh_table(moto_endpoint)
-    expected.extend_world(registry)
-    expected.extend_dialect_world(registry)
-    return name
+    return dialect_table
 
 
 def _ask(entry: Any, base_url: str) -> Ask:

@@ -4,14 +4,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from google import genai
 from google.genai import errors, types
 
 from tests.support import expected, world
-from tests.support.dialect_server import dialect_server, dialect_table
 from tests.support.server import LocalServer
 
 CLAUDE = world.CLAUDE_IDS
@@ -19,14 +16,8 @@ VERSIONS = ["v1", "v1beta"]
 
 
 @pytest.fixture(scope="module")
-def table(moto_endpoint: str) -> str:
-    return dialect_table(moto_endpoint)
-
-
-@pytest.fixture(scope="module")
-def server(moto_endpoint: str, table: str) -> Iterator[LocalServer]:
-    with dialect_server(moto_endpoint, table) as running:
-        yield running
+def server(dialect_server: LocalServer) -> LocalServer:
+    return dialect_server
 
 
 def client(server: LocalServer, key: str, version: str) -> genai.Client:

@@ -94,26 +94,20 @@ def create_app(service: Service) -> FastAPI:
     app.state.service = service
     for prefix in MODEL_ROUTES:
         retrieve = f"{prefix}/{MODEL_SEGMENT}"
-        app.add_api_route(
-            prefix,
-            list_models,
-            methods=["GET"],
-            response_class=Response,
-            responses=openapi.list_responses(prefix),
-            openapi_extra={"parameters": openapi.list_parameters(prefix)},
-            summary=openapi.LIST_SUMMARY[prefix],
-        )
-        app.add_api_route(
-            retrieve,
-            retrieve_model,
-            methods=["GET"],
-            response_class=Response,
-            responses=openapi.model_responses(prefix),
-            openapi_extra={"parameters": openapi.model_parameters(prefix)},
-            summary=openapi.MODEL_SUMMARY[prefix],
-        )
-        # HEAD: GET's answer without the body. Own routes, out of the schema (FastAPI names one operation per route).
-        for path, endpoint in ((prefix, list_models), (retrieve, retrieve_model)):
+        for path, endpoint, responses, parameters, summary in (
+            (prefix, list_models, openapi.list_responses, openapi.list_parameters, openapi.LIST_SUMMARY),
+            (retrieve, retrieve_model, openapi.model_responses, openapi.model_parameters, openapi.MODEL_SUMMARY),
+        ):
+            app.add_api_route(
+                path,
+                endpoint,
+                methods=["GET"],
+                response_class=Response,
+                responses=responses(prefix),
+                openapi_extra={"parameters": parameters(prefix)},
+                summary=summary[prefix],
+            )
+            # HEAD: GET's answer without the body. Its own route, out of the schema (one operation per route).
             app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, include_in_schema=False)
     errors.install(app)
     app.add_middleware(
