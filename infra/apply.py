@@ -83,6 +83,11 @@ class Plan:
             kinds[change.action] += 1
         return counts
 
+    def counts(self) -> str:
+        """`models +1 ~0 -0, users +2 ~1 -0`, or `no changes`."""
+        summary = self.summary()
+        return ", ".join(f"{k} +{c[ADD]} ~{c[CHANGE]} -{c[REMOVE]}" for k, c in summary.items()) or "no changes"
+
 
 def _ids(items: Iterable[str], limit: int = 8) -> str:
     items = list(items)

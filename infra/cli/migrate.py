@@ -35,9 +35,7 @@ def migrate(ctx: Context, args: argparse.Namespace) -> int:
     if not args.dry_run:
         execute(planned, ctx.registry, key_progress=progress_bar(len(planned.new_tokens), "writing new keys"))
     summary = planned.summary()
-    counts = (
-        ", ".join(f"{kind} +{c['add']} ~{c['change']} -{c['remove']}" for kind, c in summary.items()) or "no changes"
-    )
+    counts = planned.counts()
     found = f"{count(len(seed.users), 'user')}, {count(len(seed.groups), 'group')}, {count(len(seed.tokens), 'key')}"
     skipped = [f"{n} {reason}" for reason, n in sorted(migration.skipped.items())]
     lines = [c.line() for c in planned.changes] if args.dry_run else []

@@ -26,9 +26,7 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
     if not args.dry_run:
         execute(planned, ctx.registry, progress_bar(len(planned.models), "writing models"))
     summary = planned.summary()
-    counts = (
-        ", ".join(f"{kind} +{c['add']} ~{c['change']} -{c['remove']}" for kind, c in summary.items()) or "no changes"
-    )
+    counts = planned.counts()
     lines = [c.line() for c in planned.changes] if args.dry_run else []
     lines += [f"note: {note}" for note in planned.notes]
     lines.append(
