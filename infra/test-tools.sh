@@ -90,55 +90,37 @@ ensure_python313() {
   fi
 }
 
-# The AWS Lambda Runtime Interface Client (awslambdaric) on CPython 3.13, beside the boto3 the runtime provides:
-# the build tests and the cold start bench run the artifact under it. Exports its interpreter's path.
+# Lambda's python3.13 runtime, as far as the function sees it: CPython 3.13 with the runtime's boto3 and the AWS
+# Lambda Runtime Interface Client (awslambdaric), in .cache/lambda-runtime. The build tests and the cold start bench
+# run the artifact under it. Without an awslambdaric wheel the bench falls back to a plain bootstrap on the same Python.
 LAMBDA_RIC_VERSION=4.2.2
 LAMBDA_BOTO3_VERSION=1.44.8
 ensure_lambda_ric() {
-  local venv="$ROOT/.cache/lambda-ric"
-  local stamp="$venv/.installed-$LAMBDA_RIC_VERSION-boto3-$LAMBDA_BOTO3_VERSION"
+  local venv="$ROOT/.cache/lambda-runtime"
+  local runtime="$venv/.installed-boto3-$LAMBDA_BOTO3_VERSION" ric="$venv/.installed-awslambdaric-$LAMBDA_RIC_VERSION"
   [ -n "${PYTHON313:-}" ] || return 0
-  if [ ! -f "$stamp" ]; then
-    say "installing awslambdaric $LAMBDA_RIC_VERSION and boto3 $LAMBDA_BOTO3_VERSION on Python 3.13 into .cache/lambda-ric"
+  if [ ! -f "$runtime" ]; then
+    say "installing CPython 3.13 with the runtime's boto3 $LAMBDA_BOTO3_VERSION into .cache/lambda-runtime"
     rm -rf "$venv"
-    if "$PYTHON313" -m venv "$venv" && "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
-      --only-binary=:all: "awslambdaric==$LAMBDA_RIC_VERSION" "boto3==$LAMBDA_BOTO3_VERSION"; then
-      touch "$stamp"
+    if "$PYTHON313" -m venv "$venv" &&
+      "$venv/bin/python" -m pip install -qq --disable-pip-version-check "boto3==$LAMBDA_BOTO3_VERSION"; then
+      touch "$runtime"
     else
       rm -rf "$venv"
     fi
   fi
-  if [ -f "$stamp" ]; then
+  if [ -f "$runtime" ] && [ ! -f "$ric" ]; then
+    say "installing awslambdaric $LAMBDA_RIC_VERSION into .cache/lambda-runtime"
+    "$venv/bin/python" -m pip install -qq --disable-pip-version-check --only-binary=:all: \
+      "awslambdaric==$LAMBDA_RIC_VERSION" && touch "$ric"
+  fi
+  if [ -f "$ric" ]; then
     export MODELGATE_LAMBDA_RIC="$venv/bin/python"
   elif [ "${CI:-}" = true ]; then
-    echo "awslambdaric could not be installed: the build tests run the artifact under it in CI" >&2
+    echo "awslambdaric could not be installed: CI runs the artifact under it" >&2
     return 1
   else
-    echo "awslambdaric could not be installed: the build tests that run under it are skipped" >&2
-  fi
-}
-
-# Claude Code (npm @anthropic-ai/claude-code; its native binary comes as an npm package too), for the test of
-# its model discovery. Exports the path of `claude`; CI (CI=true) fails without it.
-CLAUDE_CODE_NPM_VERSION=2.1.197
-ensure_claude_code() {
-  local prefix="$ROOT/.cache/claude-code"
-  local stamp="$prefix/.installed-$CLAUDE_CODE_NPM_VERSION"
-  if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
-    say "installing Claude Code (npm @anthropic-ai/claude-code $CLAUDE_CODE_NPM_VERSION) into .cache/claude-code"
-    rm -rf "$prefix"
-    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
-      "@anthropic-ai/claude-code@$CLAUDE_CODE_NPM_VERSION" >/dev/null; then
-      touch "$stamp"
-    fi
-  fi
-  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/claude" ]; then
-    export MODELGATE_CLAUDE_CODE="$prefix/node_modules/.bin/claude"
-  elif [ "${CI:-}" = true ]; then
-    echo "Claude Code (npm @anthropic-ai/claude-code) is required in CI for its discovery test" >&2
-    return 1
-  else
-    echo "Claude Code could not be installed: its discovery test will be skipped" >&2
+    echo "awslambdaric could not be installed: its tests are skipped, the bench uses a plain bootstrap" >&2
   fi
 }
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from infra.bench import artifact as bench_artifact
-from infra.bench import cold
+from infra.bench import cold, cold_runtime
 from infra.bench.cold_runtime import Launcher, RuntimeApi, python313, ric_python
 from tests.support import world
 from tests.support.events import api_event
@@ -350,8 +350,8 @@ def ric_or_skip() -> str:
     interpreter = ric_python()
     if interpreter is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("CI needs awslambdaric on CPython 3.13: ./infra/dev test installs it into .cache/lambda-ric")
-        pytest.skip("awslambdaric is not installed (./infra/dev test installs it into .cache/lambda-ric)")
+            pytest.fail("CI needs awslambdaric on CPython 3.13: ./infra/dev test installs it (.cache/lambda-runtime)")
+        pytest.skip("awslambdaric is not installed (./infra/dev test installs it into .cache/lambda-runtime)")
     return interpreter
 
 
@@ -406,18 +406,26 @@ def test_every_module_the_handler_imports_at_init_loads_from_the_shipped_bytecod
     assert missing == []
 
 
-def test_the_function_answers_under_the_lambda_runtime_client(native_artifact: Path, moto_endpoint: str) -> None:
-    """GIVEN the x86_64 build in a read-only directory, started by awslambdaric as Lambda starts it WHEN the
-    Runtime API hands it a real HTTP API v2 event with the limited key THEN it asked for the event after its init,
-    answered it over the Runtime API, and the answer is the limited key's list, wrote nothing into its directory."""
-    ric_or_skip()
+@pytest.mark.parametrize("runtime", ["awslambdaric", "plain python3.13"])
+def test_the_function_answers_over_the_runtime_api(
+    native_artifact: Path, moto_endpoint: str, runtime: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the x86_64 build in a read-only directory, started by awslambdaric as Lambda starts it (or, where that
+    is not installed, by the bench's plain python3.13 bootstrap) WHEN the Runtime API hands it a real HTTP API v2
+    event with the limited key THEN it asked for the event after its init and answered with the limited key's list,
+    writing nothing into its directory; the launcher names the runtime that ran."""
+    if runtime == "awslambdaric":
+        ric_or_skip()
+    else:
+        python_313_or_skip()
+        monkeypatch.setattr(cold_runtime, "ric_python", lambda: None)
     table, _ = fresh_table(moto_endpoint)
     environment = cold.lambda_environment(moto_endpoint, table, cold.session_secret(moto_endpoint))
     event = api_event("http-api-v2", headers={"Authorization": f"Bearer {world.KEYS['limited']}"})
     with RuntimeApi() as api:
         launcher = Launcher(api, environment)
         started = launcher.cold_start(native_artifact, "handler.main.handler", event)
-    assert launcher.runtime == "awslambdaric"
+    assert launcher.runtime.startswith(runtime)
     assert started.init_ns > 0
     assert started.first_invoke_ns > 0
     assert started.response["statusCode"] == 200

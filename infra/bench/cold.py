@@ -8,6 +8,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,7 @@ def session_secret(endpoint_url: str) -> str:
         aws_access_key_id="bench",
         aws_secret_access_key="bench",  # noqa: S106  # moto on loopback takes any
     )
-    created = client.create_secret(Name="modelgate-bench-session", SecretString="s" * 64)
+    created = client.create_secret(Name=f"modelgate-bench-session-{uuid.uuid4().hex[:8]}", SecretString="s" * 64)
     return str(created["ARN"])
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-RIC_VENV = ROOT / ".cache" / "lambda-ric"
+RUNTIME_VENV = ROOT / ".cache" / "lambda-runtime"
 FINDER = ROOT / "infra" / "build" / "python313"
 API = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:modelgate-bench:live"
@@ -184,13 +184,20 @@ def python313() -> str | None:
     return found.stdout.strip() if found.returncode == 0 else None
 
 
+def runtime_python() -> str | None:
+    """CPython 3.13 with what Lambda's python3.13 runtime provides (boto3, and awslambdaric where it installs), as
+    the test tooling installs it into .cache/lambda-runtime; or None."""
+    candidate = RUNTIME_VENV / "bin" / "python"
+    return str(candidate) if candidate.is_file() and any(RUNTIME_VENV.glob(".installed-boto3-*")) else None
+
+
 def ric_python() -> str | None:
-    """The CPython 3.13 with awslambdaric that the test tooling installs (.cache/lambda-ric), or None."""
+    """That interpreter when awslambdaric is installed in it (or MODELGATE_LAMBDA_RIC names one), or None."""
     configured = os.environ.get("MODELGATE_LAMBDA_RIC")
     if configured and Path(configured).is_file():
         return configured
-    candidate = RIC_VENV / "bin" / "python"
-    return str(candidate) if candidate.is_file() and any(RIC_VENV.glob(".installed-*")) else None
+    python = runtime_python()
+    return python if python and any(RUNTIME_VENV.glob(".installed-awslambdaric-*")) else None
 
 
 @dataclass(frozen=True)
@@ -250,9 +257,11 @@ class Launcher:
         self.api = api
         self.environment = dict(environment)
         ric = ric_python()
-        fallback = None if ric else python313()
+        fallback = None if ric else runtime_python()
         if ric is None and fallback is None:
-            raise LookupError("no CPython 3.13 found (PYTHON313, python3.13 on PATH, pyenv)")
+            raise LookupError(
+                "no CPython 3.13 with Lambda's runtime packages (.cache/lambda-runtime): run ./infra/dev bench"
+            )
         self.python = ric or str(fallback)
         self.runtime = "awslambdaric" if ric else "plain python3.13 (awslambdaric not installed)"
 
@@ -280,7 +289,10 @@ class Launcher:
             child = subprocess.Popen(self.command(handler), cwd=task, env=env, stdout=log, stderr=log)
             invocation.pid = child.pid
             try:
-                finished = invocation.finished.wait(TIMEOUT_SECONDS)
+                deadline = time.monotonic() + TIMEOUT_SECONDS
+                while not (finished := invocation.finished.wait(0.05)):
+                    if child.poll() is not None or time.monotonic() > deadline:  # died at init, or hangs
+                        break
             finally:
                 invocation.released.set()
                 child.kill()
@@ -288,7 +300,8 @@ class Launcher:
             log.seek(0)
             output = log.read().decode(errors="replace")[-2000:]
         if not finished or invocation.error is not None or invocation.first_next_ns is None:
-            raise RuntimeError(f"the function did not answer: {invocation.error or 'timed out'}\n{output}")
+            reason = invocation.error or ("exited" if child.returncode not in (None, -9) else "timed out")
+            raise RuntimeError(f"the function did not answer: {reason}\n{output}")
         assert invocation.handed_out_ns is not None
         assert invocation.answered_ns is not None
         init_cpu, answered_cpu = invocation.first_next_cpu_ns, invocation.answered_cpu_ns
