@@ -124,6 +124,30 @@ ensure_lambda_ric() {
   fi
 }
 
+# Claude Code (npm @anthropic-ai/claude-code; its native binary comes as an npm package too), for the test of
+# its model discovery. Exports the path of `claude`; CI (CI=true) fails without it.
+CLAUDE_CODE_NPM_VERSION=2.1.197
+ensure_claude_code() {
+  local prefix="$ROOT/.cache/claude-code"
+  local stamp="$prefix/.installed-$CLAUDE_CODE_NPM_VERSION"
+  if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
+    say "installing Claude Code (npm @anthropic-ai/claude-code $CLAUDE_CODE_NPM_VERSION) into .cache/claude-code"
+    rm -rf "$prefix"
+    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
+      "@anthropic-ai/claude-code@$CLAUDE_CODE_NPM_VERSION" >/dev/null; then
+      touch "$stamp"
+    fi
+  fi
+  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/claude" ]; then
+    export MODELGATE_CLAUDE_CODE="$prefix/node_modules/.bin/claude"
+  elif [ "${CI:-}" = true ]; then
+    echo "Claude Code (npm @anthropic-ai/claude-code) is required in CI for its discovery test" >&2
+    return 1
+  else
+    echo "Claude Code could not be installed: its discovery test will be skipped" >&2
+  fi
+}
+
 # Debian's MariaDB and PostgreSQL servers, for the migrate tests (each test run starts private instances on
 # 127.0.0.1 in a temporary directory; the system services are never started). CI (CI=true) fails without them.
 ensure_sql_engines() {
