@@ -55,7 +55,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def _after_restore() -> None:
     """SnapStart: a snapshot may be restored hours after it was taken. Sockets opened before it are dead, seeded
-    randomness would repeat, and nothing cached before it can be trusted: the monotonic clock the TTLs run on need
+    randomness would repeat, and nothing cached before it can be trusted: the monotonic clock revalidation runs on need
     not count the time in the snapshot. So the routes get fresh clients (DynamoDB, Secrets Manager) and caches."""
     random.seed()
     fresh = build_service(settings)

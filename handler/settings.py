@@ -52,7 +52,10 @@ class Settings:
     session_secret_arn: str | None = None
     session_cookie: str = "modelgate_session"
     anonymous_access: bool = True
-    cache_ttl_seconds: float = 30.0
+    # A warm container reads the change marker at most this often; a disabled key is refused within about this long.
+    revalidate_seconds: float = 2.0
+    # Whatever the marker says, nothing read is trusted longer than this.
+    cache_max_age_seconds: float = 3600.0
     cache_max_entries: int = 10_000
     stale_if_error_seconds: float = 300.0
     client_max_age_seconds: int = 30
@@ -68,6 +71,11 @@ class Settings:
         credential_origins = _list(env, "CORS_CREDENTIAL_ORIGINS", ())
         if "*" in credential_origins:
             raise SettingsError("CORS_CREDENTIAL_ORIGINS must list origins explicitly, never *")
+        if env.get("CACHE_TTL_SECONDS", "").strip():
+            raise SettingsError(
+                "CACHE_TTL_SECONDS is gone: containers now revalidate against the table's change marker; "
+                "set REVALIDATE_SECONDS (default 2) or CACHE_MAX_AGE_SECONDS (default 3600) instead"
+            )
         return cls(
             table_name=env.get("TABLE_NAME", "").strip() or cls.table_name,
             dynamodb_endpoint_url=env.get("DYNAMODB_ENDPOINT_URL", "").strip() or None,
@@ -76,7 +84,8 @@ class Settings:
             session_secret_arn=env.get("SESSION_SECRET_ARN", "").strip() or None,
             session_cookie=env.get("SESSION_COOKIE_NAME", "").strip() or cls.session_cookie,
             anonymous_access=_bool(env, "ANONYMOUS_ACCESS", cls.anonymous_access),
-            cache_ttl_seconds=_number(env, "CACHE_TTL_SECONDS", cls.cache_ttl_seconds, low=0, high=3600),
+            revalidate_seconds=_number(env, "REVALIDATE_SECONDS", cls.revalidate_seconds, low=0, high=3600),
+            cache_max_age_seconds=_number(env, "CACHE_MAX_AGE_SECONDS", cls.cache_max_age_seconds, low=0, high=86_400),
             cache_max_entries=int(_number(env, "CACHE_MAX_ENTRIES", cls.cache_max_entries, low=1, high=10**7)),
             stale_if_error_seconds=_number(
                 env, "STALE_IF_ERROR_SECONDS", cls.stale_if_error_seconds, low=0, high=86_400

@@ -14,12 +14,12 @@ from botocore.config import Config
 from handler.core.access import ListingKey, ModelAccess
 from handler.core.callers import CallerResolver
 from handler.core.listing import Listing
-from handler.core.ports import Directory, SessionVerifier
+from handler.core.ports import SessionVerifier
 from handler.core.sessions import SessionSigner, WeakSecret
 from handler.core.ttlcache import TtlCache
 from handler.metrics import Metrics
 from handler.settings import Settings
-from handler.store.cache import CachedDirectory
+from handler.store.cache import CachedDirectory, RevisionedDirectory
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service
 
@@ -73,13 +73,14 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
 
 def build_service(
     settings: Settings,
-    directory: Directory | None = None,
+    directory: RevisionedDirectory | None = None,
     *,
     clock: Callable[[], float] = time.monotonic,
     metrics: Metrics | None = None,
 ) -> Service:
-    """A Service over `directory`, or over the settings' DynamoDB table, behind the TTL cache (timed by `clock`).
-    Metrics are on when the settings name a namespace (the deployed stack does)."""
+    """A Service over `directory`, or over the settings' DynamoDB table, behind the cache that revalidates against
+    the change marker (timed by `clock`). Metrics are on when the settings name a namespace (the deployed stack
+    does)."""
     if metrics is None:
         namespace = settings.metrics_namespace
         metrics = Metrics(namespace, enabled=bool(namespace), level=settings.log_level)
@@ -89,14 +90,15 @@ def build_service(
         store = DynamoDirectory(dynamodb_client(settings), settings.table_name, metrics)
     cached = CachedDirectory(
         store,
-        ttl=settings.cache_ttl_seconds,
+        revalidate=settings.revalidate_seconds,
+        max_age=settings.cache_max_age_seconds,
         max_entries=settings.cache_max_entries,
         stale_if_error=settings.stale_if_error_seconds,
         clock=clock,
         metrics=metrics,
     )
-    # A listing's key names its content (group view version, token list), so it never goes stale: when the TTL
-    # re-reads an unchanged group, the rendered bytes are reused. Only room evicts it.
+    # A listing's key names its content (group view version, token list), so it never goes stale: when a change
+    # elsewhere makes the cache re-read an unchanged group, the rendered bytes are reused. Only room evicts it.
     listings: TtlCache[ListingKey, Listing] = TtlCache(
         math.inf,
         settings.cache_max_entries,

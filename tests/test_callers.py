@@ -69,6 +69,19 @@ class MemoryDirectory:
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, GroupView] = field(default_factory=dict)
     lookups: list[tuple[str, str]] = field(default_factory=list)
+    changes: int = 0  # the change marker
+
+    def revision(self) -> int:
+        self.lookups.append(("revision", ""))
+        return self.changes
+
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+        self.lookups.append(("tokens+revision", ",".join(key_hashes)))
+        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}, self.changes
+
+    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+        self.lookups.append(("user+revision", user_id))
+        return self.users.get(user_id), self.changes
 
     def token(self, key_hash: str) -> Token | None:
         self.lookups.append(("token", key_hash))

@@ -1,7 +1,8 @@
 """The operator's CLI against moto's server and DynamoDB Local, checked through the running service with the SDK.
 
 Every test starts from an empty table (what `sam deploy` leaves), changes it only with `modelgate ...`, and looks
-at the effect the way clients do: the OpenAI SDK against the service over HTTP, whose cache TTL is short here.
+at the effect the way clients do: the OpenAI SDK against the service over HTTP, which re-reads the table's change
+marker every 0.3 s here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.support import world
 from tests.support.server import LocalServer, http_dynamodb, serve
 from tests.test_cli_support import DUMP_004, Cli, dump_004
 
-TTL = 0.3
+TTL = 0.3  # the service's REVALIDATE_SECONDS
 ENGINES = [
     pytest.param("moto_endpoint", id="moto"),
     pytest.param("dynamodb_local_endpoint", id="dynamodb-local", marks=pytest.mark.dynamodb_local),
@@ -30,7 +31,7 @@ ENGINES = [
 
 
 def after_ttl() -> None:
-    """Long enough for every record the service cached to expire."""
+    """Long enough for the service to read the change marker again, and so to drop what a write made stale."""
     time.sleep(TTL * 1.5)
 
 
@@ -57,8 +58,8 @@ def service(endpoint: str, table: str) -> Iterator[LocalServer]:
     settings = Settings(
         table_name=table,
         dynamodb_endpoint_url=endpoint,
-        cache_ttl_seconds=TTL,
-        # A slow read must not be answered from the stale cache here: these tests are about the TTL alone.
+        revalidate_seconds=TTL,
+        # A slow read must not be answered from the stale cache here: these tests are about revalidation alone.
         stale_if_error_seconds=0,
         session_secret=world.SESSION_SECRET,
     )
@@ -93,7 +94,7 @@ def test_issue_scenario_import_group_user_limited_key_then_disable(cli: Cli, ser
     assert page.data[1].created == 1649359874
     assert page.data[1].model_dump()["permission"][0]["id"] == "modelperm-U6ZwlyAd0LyMk4rcMdz33Yc3"
 
-    # WHEN the operator disables the key, and the service's cache TTL passes
+    # WHEN the operator disables the key, and the service revalidates
     cli.ok("key", "disable", created["id"])
     after_ttl()
 
@@ -118,7 +119,7 @@ def test_every_change_reaches_the_running_service_within_the_ttl(
     client = sdk(service, created["key"])
     assert listed(client) == ["davinci", "babbage"]
 
-    # WHEN each change is made with the CLI THEN, once the TTL has passed, the SDK sees it
+    # WHEN each change is made with the CLI THEN, once the service has revalidated, the SDK sees it
     steps: list[tuple[tuple[str, ...], list[str]]] = [
         (("group", "add", "pro", "whisper-1"), ["davinci", "babbage", "whisper-1"]),
         (("models", "disable", "babbage"), ["davinci", "whisper-1"]),
@@ -175,7 +176,7 @@ def test_session_created_and_revoked_with_the_cli(
     response = httpx.get(f"{service.base_url}/v1/models", cookies={name: value})
     assert [m["id"] for m in response.json()["data"]] == ["davinci", "ada"]
 
-    # WHEN the operator revokes the user's sessions THEN, after the TTL, the cookie counts as anonymous
+    # WHEN the operator revokes the user's sessions THEN, once the service revalidated, the cookie is anonymous
     cli.ok("session", "revoke", "--user", "ana")
     after_ttl()
     response = httpx.get(f"{service.base_url}/v1/models", cookies={name: value})

@@ -325,7 +325,7 @@ def test_a_page_token_from_a_list_that_has_changed_is_refused(moto_endpoint: str
     THEN 400 INVALID_ARGUMENT, never a page of the new list; a fresh walk works."""
     table, registry = fresh_table(moto_endpoint)
     expected.extend_dialect_world(registry)
-    with services(moto_endpoint, table, cache_ttl_seconds=0) as ask:
+    with services(moto_endpoint, table, revalidate_seconds=0) as ask:
         for transport in TRANSPORTS:
             check_a_stale_token(ask, transport, registry)
 

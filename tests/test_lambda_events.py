@@ -296,6 +296,15 @@ class _BrokenDirectory:
     def group(self, name: str) -> GroupView | None:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
+    def revision(self) -> int:
+        raise RuntimeError(f"bug while reading {world.KEYS['full']}")
+
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+        raise RuntimeError(f"bug while reading {world.KEYS['full']}")
+
+    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+        raise RuntimeError(f"bug while reading {world.KEYS['full']}")
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_unexpected_error_is_an_openai_shaped_500(kind: str, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,8 @@
 """DynamoDB requests per call, counted at the wire, at scale: a 5,000-model group in a 10,000-model catalog.
 
-A cold call costs at most three sequential requests whatever the group's size (token GetItem, user GetItem, one
-Query of the group's view); a warm one costs none. Requests are counted with botocore's `before-send`, which fires
+A cold call costs at most three sequential requests whatever the group's size (the token with the change marker
+in one TransactGetItems, user GetItem, one Query of the group's view); a warm one costs none until the container
+revalidates, and then only the marker. Requests are counted with botocore's `before-send`, which fires
 once per HTTP attempt (retries included), on the function's own client: the registry's writes are not counted.
 The same counts are printed, with timings, by `infra/dev bench`.
 """
@@ -27,7 +28,8 @@ from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
 from handler.wiring import build_service
 from infra.bench.wire import RequestCounter
-from infra.bench.world import SESSION_SECRET, BenchWorld, model_id, populate
+from infra.bench.world import SESSION_SECRET, BenchWorld, group_name, model_id, populate
+from infra.registry import Registry
 from tests.support.events import LambdaResponse, api_event, invoke
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 TABLE = "modelgate-scale"
 CATALOG = 10_000
 BIG, SMALL = 5_000, 100  # group sizes; the small group is also `default`
-COLD_KEY_CALL = ["GetItem", "GetItem", "Query"]  # token, its owner, the group's view
+COLD_KEY_CALL = ["TransactGetItems", "GetItem", "Query"]  # token + change marker, its owner, the group's view
 
 
 def _client() -> DynamoDBClient:
@@ -71,7 +73,8 @@ class Function:
 @pytest.fixture
 def function(world: BenchWorld) -> Function:
     client = _client()
-    settings = Settings(table_name=world.table, session_secret=SESSION_SECRET)
+    # Revalidation has its own tests (test_cache_revalidation.py): here a slow machine must not make a call due.
+    settings = Settings(table_name=world.table, session_secret=SESSION_SECRET, revalidate_seconds=3600)
     service = build_service(settings, DynamoDirectory(client, world.table))
     return Function(Mangum(create_app(service), lifespan="off"), RequestCounter(client))
 
@@ -81,8 +84,8 @@ def bearer(key: str) -> dict[str, str | list[str]]:
 
 
 def test_a_cold_key_call_on_a_5000_model_group_costs_three_requests(world: BenchWorld, function: Function) -> None:
-    """GIVEN a cold container WHEN a key of the 5,000-model group lists THEN exactly token GetItem, user GetItem and
-    one Query, and all 5,000 models come back in the group's order."""
+    """GIVEN a cold container WHEN a key of the 5,000-model group lists THEN exactly token and marker in one
+    TransactGetItems, user GetItem and one Query, and all 5,000 models come back in the group's order."""
     response, sent = function.call(headers=bearer(world.keys[BIG]["a"]))
 
     assert response.status == 200
@@ -131,39 +134,42 @@ def test_a_cold_retrieve_costs_the_same_three_requests(world: BenchWorld, functi
     assert response.json()["id"] == model_id(2_500)
 
 
-def test_an_anonymous_cold_call_costs_one_query(function: Function) -> None:
-    """GIVEN a cold container WHEN a caller without key or cookie lists THEN one Query: the `default` group's view."""
+def test_an_anonymous_cold_call_costs_the_marker_and_one_query(function: Function) -> None:
+    """GIVEN a cold container WHEN a caller without key or cookie lists THEN the change marker's GetItem and one
+    Query: the `default` group's view."""
     response, sent = function.call()
 
-    assert (response.status, sent) == (200, ["Query"])
+    assert (response.status, sent) == (200, ["GetItem", "Query"])
     assert [model["id"] for model in response.json()["data"]] == [model_id(i) for i in range(SMALL)]
 
 
 def test_a_session_cold_call_costs_the_user_and_the_view(world: BenchWorld, function: Function) -> None:
-    """GIVEN a cold container WHEN a logged-in user of the big group lists THEN user GetItem and view Query."""
+    """GIVEN a cold container WHEN a logged-in user of the big group lists THEN the user with the change marker in
+    one TransactGetItems, and the view's Query."""
     value = SessionSigner(SESSION_SECRET).issue(world.user(BIG), now=int(time.time()), ttl_seconds=600)
 
     response, sent = function.call(cookies=[f"modelgate_session={value}"])
 
-    assert (response.status, sent) == (200, ["GetItem", "Query"])
+    assert (response.status, sent) == (200, ["TransactGetItems", "Query"])
     assert len(response.json()["data"]) == BIG
 
 
 def test_an_unknown_key_costs_one_request_then_none(function: Function) -> None:
-    """GIVEN a cold container WHEN an unknown key lists twice THEN 401 both times, one GetItem the first time only."""
+    """GIVEN a cold container WHEN an unknown key lists twice THEN 401 both times, one TransactGetItems (the token
+    and the marker) the first time only."""
     unknown = bearer("sk-" + "unknown".ljust(48, "0"))
 
     first, first_sent = function.call(headers=unknown)
     second, second_sent = function.call(headers=unknown)
 
-    assert (first.status, first_sent) == (401, ["GetItem"])
+    assert (first.status, first_sent) == (401, ["TransactGetItems"])
     assert (second.status, second_sent) == (401, [])
 
 
-def test_an_unchanged_group_reread_after_the_ttl_is_neither_decoded_nor_rendered_again(
+def test_an_unchanged_group_reread_is_neither_decoded_nor_rendered_again(
     world: BenchWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """GIVEN a zero TTL (every call reads again) WHEN one key lists the 5,000-model group three times THEN three
+    """GIVEN a zero max age (every call reads again) WHEN one key lists the 5,000-model group three times THEN three
     requests each time, but the unchanged view is decompressed and its listing rendered only once: both are named
     by the view's content version."""
     decoded: list[int] = []
@@ -184,12 +190,14 @@ def test_an_unchanged_group_reread_after_the_ttl_is_neither_decoded_nor_rendered
     monkeypatch.setattr(layout, "decode_view", counting_decode)
     monkeypatch.setattr(access, "Listing", CountingListing)
     client = _client()
-    service = build_service(Settings(table_name=world.table, cache_ttl_seconds=0), DynamoDirectory(client, world.table))
+    service = build_service(
+        Settings(table_name=world.table, cache_max_age_seconds=0), DynamoDirectory(client, world.table)
+    )
     function = Function(Mangum(create_app(service), lifespan="off"), RequestCounter(client))
 
     calls = [function.call(headers=bearer(world.keys[BIG]["a"])) for _ in range(3)]
 
-    assert [sent for _, sent in calls] == [COLD_KEY_CALL] * 3
+    assert [len(sent) for _, sent in calls] == [3, 3, 3]  # nothing kept: token, user and view read each time
     assert len({response.headers["etag"] for response, _ in calls}) == 1
     assert (len(decoded), len(rendered)) == (1, 1)
 
@@ -199,28 +207,29 @@ def test_a_one_api_form_of_a_key_costs_the_same_three_requests_cold_and_none_war
     world: BenchWorld, function: Function, form: str
 ) -> None:
     """GIVEN a cold container WHEN a key is sent in another of one-api's forms (`<key>`, `sk-<key>-<suffix>`)
-    THEN one BatchGetItem asks for the key as sent and for sk-<key> at once, then the user and the view: still three
-    requests; and again warm, none."""
+    THEN one TransactGetItems asks for the key as sent, for sk-<key> and for the change marker at once, then the
+    user and the view: still three requests; and again warm, none."""
     key = world.keys[BIG]["a"]
     sent_key = key.removeprefix("sk-") if form == "bare" else f"{key}-7"
 
     cold, cold_sent = function.call(headers=bearer(sent_key))
     warm, warm_sent = function.call(headers=bearer(sent_key))
 
-    assert (cold.status, cold_sent) == (200, ["BatchGetItem", "GetItem", "Query"])
+    assert (cold.status, cold_sent) == (200, COLD_KEY_CALL)
     assert (warm.status, warm_sent) == (200, [])
     assert len(cold.json()["data"]) == len(warm.json()["data"]) == BIG
 
 
 def test_an_unknown_key_in_a_one_api_form_costs_one_request_then_none(function: Function) -> None:
     """GIVEN a cold container WHEN an unknown bare 48-character key lists twice
-    THEN 401 both times: one BatchGetItem of its two readings the first time, nothing the second (absence cached)."""
+    THEN 401 both times: one TransactGetItems of its two readings and the marker the first time, nothing the
+    second (absence cached)."""
     unknown = bearer("unknown".ljust(48, "0"))
 
     first, first_sent = function.call(headers=unknown)
     second, second_sent = function.call(headers=unknown)
 
-    assert (first.status, first_sent) == (401, ["BatchGetItem"])
+    assert (first.status, first_sent) == (401, ["TransactGetItems"])
     assert (second.status, second_sent) == (401, [])
 
 
@@ -264,3 +273,37 @@ def test_a_second_dialect_on_a_warm_listing_costs_nothing(world: BenchWorld, fun
     gemini, gemini_sent = function.call("/v1beta/models", headers={"x-goog-api-key": key})
 
     assert (anthropic.status, anthropic_sent, gemini.status, gemini_sent) == (200, [], 200, [])
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_warm_container_revalidates_with_the_marker_alone_and_rereads_after_a_change(world: BenchWorld) -> None:
+    """GIVEN a warm container on the 5,000-model group, REVALIDATE_SECONDS=2 WHEN 2 s pass with no write THEN one
+    GetItem: the change marker. WHEN a registry write then bumps it THEN the next due call reads the marker, the
+    token, the user and the view: four requests, once; the unchanged view is not decoded again."""
+    client = _client()
+    clock = Clock()
+    settings = Settings(table_name=world.table, revalidate_seconds=2)
+    service = build_service(settings, DynamoDirectory(client, world.table), clock=clock)
+    function = Function(Mangum(create_app(service), lifespan="off"), RequestCounter(client))
+    key = bearer(world.keys[BIG]["a"])
+    assert function.call(headers=key)[1] == COLD_KEY_CALL
+
+    clock.now += 2
+    assert function.call(headers=key)[1] == ["GetItem"]
+    assert function.call(headers=key)[1] == []
+
+    Registry(_client(), world.table).put_user(world.user(BIG), group_name(BIG))  # the same values: still a write
+    clock.now += 2
+    response, sent = function.call(headers=key)
+    assert (response.status, sent) == (200, ["GetItem", "GetItem", "GetItem", "Query"])
+    assert len(response.json()["data"]) == BIG
+    assert function.call(headers=key)[1] == []

@@ -104,7 +104,7 @@ def endpoint() -> Iterator[str]:
         yield engine.endpoint_url
 
 
-def run(endpoint: str, steps: list[Any], tmp_path: Path) -> list[LambdaResponse]:
+def run(endpoint: str, steps: list[Any], tmp_path: Path, **variables: str) -> list[LambdaResponse]:
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(steps))
     env = {
@@ -114,6 +114,7 @@ def run(endpoint: str, steps: list[Any], tmp_path: Path) -> list[LambdaResponse]
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         **function_environment(endpoint),
+        **variables,
     }
     result = subprocess.run(
         [sys.executable, "-c", DRIVER, str(plan)],
@@ -237,8 +238,9 @@ def test_both_payload_formats_answer_the_same(responses: dict[tuple[str, str], L
 def test_after_a_snapstart_restore_nothing_cached_before_is_trusted(
     endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """GIVEN a container that cached alice's key WHEN the key is disabled THEN within the cache TTL it still lists
-    (cached), but after a SnapStart restore (handler.main's after-restore hook) it is refused at once."""
+    """GIVEN a container that cached alice's key and revalidates only hourly WHEN the key is disabled THEN it still
+    lists (cached), but after a SnapStart restore (handler.main's after-restore hook: fresh clients and caches, the
+    marker unread) it is refused at once."""
     limited = str(EVENTS / "http-api" / "limited-key.json")  # alice's key named `ci` in the demo seed
     connection = ["--endpoint-url", endpoint, "--table", env_file()["TABLE_NAME"], "--json"]
     capsys.readouterr()
@@ -255,6 +257,7 @@ def test_after_a_snapstart_restore_nothing_cached_before_is_trusted(
             ["cli", ["key", "enable", token_id, *connection]],  # as it was, for the other tests
         ],
         tmp_path,
+        REVALIDATE_SECONDS="3600",
     )
     assert (before.status, cached.status) == (200, 200)
     assert restored.status == 401

@@ -8,7 +8,7 @@ from handler.settings import Settings, SettingsError
 
 
 def test_the_defaults() -> None:
-    """GIVEN an empty environment WHEN settings are read THEN the documented defaults; cache TTL at most 60 s."""
+    """GIVEN an empty environment WHEN settings are read THEN the documented defaults; revalidation every 2 s."""
     settings = Settings.from_env({})
     assert settings == Settings()
     assert settings.table_name == "modelgate"
@@ -18,7 +18,8 @@ def test_the_defaults() -> None:
     assert settings.session_secret_arn is None
     assert settings.session_cookie == "modelgate_session"
     assert settings.anonymous_access is True
-    assert 0 < settings.cache_ttl_seconds <= 60
+    assert settings.revalidate_seconds == 2.0
+    assert settings.cache_max_age_seconds == 3600.0
     assert settings.cors_allow_origins == ("*",)
     assert settings.cors_credential_origins == ()
 
@@ -34,7 +35,8 @@ def test_every_variable_is_read() -> None:
             "SESSION_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
             "SESSION_COOKIE_NAME": "sid",
             "ANONYMOUS_ACCESS": "false",
-            "CACHE_TTL_SECONDS": "5",
+            "REVALIDATE_SECONDS": "0.5",
+            "CACHE_MAX_AGE_SECONDS": "600",
             "CACHE_MAX_ENTRIES": "100",
             "STALE_IF_ERROR_SECONDS": "0",
             "CLIENT_CACHE_MAX_AGE": "0",
@@ -51,7 +53,8 @@ def test_every_variable_is_read() -> None:
         session_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
         session_cookie="sid",
         anonymous_access=False,
-        cache_ttl_seconds=5.0,
+        revalidate_seconds=0.5,
+        cache_max_age_seconds=600.0,
         cache_max_entries=100,
         stale_if_error_seconds=0.0,
         client_max_age_seconds=0,
@@ -73,7 +76,7 @@ def test_anonymous_access_accepts_the_usual_booleans(raw: str, value: bool) -> N
     assert Settings.from_env({"ANONYMOUS_ACCESS": raw}).anonymous_access is value
 
 
-@pytest.mark.parametrize("name", ["TABLE_NAME", "DYNAMODB_ENDPOINT_URL", "SESSION_COOKIE_NAME", "CACHE_TTL_SECONDS"])
+@pytest.mark.parametrize("name", ["TABLE_NAME", "DYNAMODB_ENDPOINT_URL", "SESSION_COOKIE_NAME", "REVALIDATE_SECONDS"])
 def test_blank_values_mean_the_default(name: str) -> None:
     """GIVEN a variable set to blanks (as templates often leave it) WHEN read THEN the default, not an error."""
     assert Settings.from_env({name: "  "}) == Settings()
@@ -83,10 +86,10 @@ def test_blank_values_mean_the_default(name: str) -> None:
     ("name", "raw"),
     [
         ("ANONYMOUS_ACCESS", "maybe-sk-secret"),
-        ("CACHE_TTL_SECONDS", "thirty-sk-secret"),
-        ("CACHE_TTL_SECONDS", "-1"),
-        ("CACHE_TTL_SECONDS", "nan"),
-        ("CACHE_TTL_SECONDS", "99999"),
+        ("REVALIDATE_SECONDS", "thirty-sk-secret"),
+        ("REVALIDATE_SECONDS", "-1"),
+        ("REVALIDATE_SECONDS", "nan"),
+        ("REVALIDATE_SECONDS", "99999"),
         ("CACHE_MAX_ENTRIES", "-5"),
         ("CLIENT_CACHE_MAX_AGE", "inf"),
     ],
@@ -109,3 +112,14 @@ def test_the_session_secret_never_shows_in_repr() -> None:
     """GIVEN a SESSION_SECRET WHEN the settings are printed or logged THEN the secret is not in their repr."""
     secret = "do-not-print-me-0123456789abcdef0123456"
     assert secret not in repr(Settings.from_env({"SESSION_SECRET": secret}))
+
+
+def test_the_former_cache_ttl_is_refused_with_what_replaces_it() -> None:
+    """GIVEN CACHE_TTL_SECONDS left set from an older deployment WHEN read THEN SettingsError naming both new
+    variables, so the operator knows what to set instead."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"CACHE_TTL_SECONDS": "30"})
+    assert str(caught.value) == (
+        "CACHE_TTL_SECONDS is gone: containers now revalidate against the table's change marker; "
+        "set REVALIDATE_SECONDS (default 2) or CACHE_MAX_AGE_SECONDS (default 3600) instead"
+    )

@@ -109,7 +109,7 @@ def test_the_cache_remembers_an_unknown_key_in_both_readings() -> None:
     """GIVEN the cached directory WHEN an unknown bare 48-character key is sent twice
     THEN the second time costs no lookup at all: absence is cached too."""
     inner = _directory()
-    cached = CachedDirectory(inner, ttl=30, max_entries=100, stale_if_error=0, clock=lambda: 0.0)
+    cached = CachedDirectory(inner, revalidate=2, max_age=30, max_entries=100, stale_if_error=0, clock=lambda: 0.0)
     resolve = CallerResolver(cached, sessions=None, session_cookie="c", anonymous_access=True, clock=lambda: NOW)
     for _ in range(2):
         with pytest.raises(NotAuthenticated):
@@ -117,7 +117,7 @@ def test_the_cache_remembers_an_unknown_key_in_both_readings() -> None:
     assert len(inner.lookups) == 1
     resolve.resolve(credentials(bearer(ONE_API), None))
     resolve.resolve(credentials(bearer(ONE_API), None))
-    assert [kind for kind, _ in inner.lookups] == ["tokens", "tokens", "user"]
+    assert [kind for kind, _ in inner.lookups] == ["tokens+revision", "tokens", "user"]
 
 
 # -- statuses --------------------------------------------------------------------------------------------------

@@ -106,8 +106,21 @@ def _view(name: str, known: GroupView | None) -> Callable[[list[Item]], GroupVie
     return build
 
 
+def _key(key: Mapping[str, str]) -> Any:
+    return {k: {"S": v} for k, v in key.items()}
+
+
+def _revision(item: Item | None) -> int:
+    """The change marker's value; 0 before the first write made it."""
+    return 0 if item is None else int(item[layout.REVISION]["N"])
+
+
 class DynamoDirectory:
-    """Reads with GetItem and Query only, which is all the function's IAM role allows."""
+    """Reads with GetItem, BatchGetItem, TransactGetItems and Query, which is all the function's IAM role allows.
+
+    Every read is strongly consistent: once a container has seen the change marker at some revision, what it
+    reads next holds every write of that revision (the CLI bumps the marker in the write's own transaction).
+    """
 
     def __init__(self, client: DynamoDBClient, table: str, metrics: Metrics | None = None) -> None:
         self.client = client
@@ -117,7 +130,7 @@ class DynamoDirectory:
 
     def _get(self, what: str, key: dict[str, str]) -> Item | None:
         with _faults(what, self.metrics):
-            response = self.client.get_item(TableName=self.table, Key={k: {"S": v} for k, v in key.items()})
+            response = self.client.get_item(TableName=self.table, Key=_key(key), ConsistentRead=True)
         return response.get("Item")
 
     def token(self, key_hash: str) -> Token | None:
@@ -130,7 +143,9 @@ class DynamoDirectory:
         found: dict[str, Token] = {}
         for _ in range(2):
             with _faults("token", self.metrics):
-                response = self.client.batch_get_item(RequestItems={self.table: {"Keys": wanted}})
+                response = self.client.batch_get_item(
+                    RequestItems={self.table: {"Keys": wanted, "ConsistentRead": True}}
+                )
             for item in response.get("Responses", {}).get(self.table, []):
                 found[item[layout.PK]["S"].partition("#")[2]] = _decode("token", item, _token)
             unprocessed: Any = response.get("UnprocessedKeys") or {}
@@ -138,6 +153,42 @@ class DynamoDirectory:
             if not wanted:
                 return found
         raise StoreUnavailable("token lookup throttled")
+
+    def revision(self) -> int:
+        return _revision(self._get("change marker", layout.changes_key()))
+
+    def _with_revision(self, what: str, keys: Sequence[Mapping[str, str]]) -> tuple[list[Item | None], int]:
+        """These items and the change marker as of one instant, in one round trip. TransactGetItems, unlike
+        BatchGetItem, never shows part of a write: no record older than the revision it comes with."""
+        request: list[Any] = [
+            {"Get": {"TableName": self.table, "Key": _key(key)}} for key in (layout.changes_key(), *keys)
+        ]
+        for attempt in (1, 2):
+            with _faults(what, self.metrics):
+                try:
+                    response = self.client.transact_get_items(TransactItems=request)
+                except ClientError as error:
+                    # A CLI transaction was committing on one of these items: ask once more, then fail as any fault.
+                    if attempt == 1 and error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                        continue
+                    raise
+            break
+        items: list[Item | None] = [entry.get("Item") for entry in response.get("Responses", [])]
+        if len(items) != len(request):
+            raise StoreUnavailable(f"{what} read incomplete")
+        return items[1:], _decode("change marker", items[0], _revision)
+
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+        """Tokens by hash (the absent ones left out) and the marker, in one TransactGetItems."""
+        hashes = list(dict.fromkeys(key_hashes))
+        items, revision = self._with_revision("token", [layout.token_key(h) for h in hashes])
+        found = {h: _decode("token", item, _token) for h, item in zip(hashes, items, strict=True) if item is not None}
+        return found, revision
+
+    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+        """A user and the marker, in one TransactGetItems."""
+        [item], revision = self._with_revision("user", [layout.user_key(user_id)])
+        return (None if item is None else _decode("user", item, _user)), revision
 
     def user(self, user_id: str) -> User | None:
         item = self._get("user", layout.user_key(user_id))
@@ -159,6 +210,7 @@ class DynamoDirectory:
         items: list[Item] = []
         request: dict[str, Any] = {
             "TableName": self.table,
+            "ConsistentRead": True,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :view)",
             "ExpressionAttributeNames": {"#pk": layout.PK, "#sk": layout.SK},
             "ExpressionAttributeValues": {

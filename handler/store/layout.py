@@ -7,10 +7,15 @@
 | group view    | GROUP#<name>        | VIEW#<nnnn> | (none)            |
 | user          | USER#<id>           | USER        | USERS / <id>      |
 | token         | TOKEN#<sha256(key)> | TOKEN       | TOKENS / <id>     |
+| change marker | CHANGES             | CHANGES     | (none)            |
 
 A group view is the group's ordered models joined with their catalog entries, compressed JSON split in
 chunks of at most VIEW_CHUNK_BYTES, so that one Query returns a whole group of thousands of models.
 The CLI rewrites a group's view whenever the group or one of its catalog models changes.
+
+The change marker holds one number, `revision`, that every write able to change an answer increments in the same
+transaction. A warm container re-reads only the marker (every REVALIDATE_SECONDS); while it is unchanged, whatever
+the container read stays valid.
 """
 
 from __future__ import annotations
@@ -53,6 +58,14 @@ def user_key(user_id: str) -> dict[str, str]:
 
 def token_key(key_hash: str) -> dict[str, str]:
     return key(TOKEN, key_hash)
+
+
+CHANGES = "CHANGES"
+REVISION = "revision"
+
+
+def changes_key() -> dict[str, str]:
+    return {PK: CHANGES, SK: CHANGES}
 
 
 def view_sk(index: int) -> str:

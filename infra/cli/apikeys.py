@@ -129,7 +129,7 @@ def set_status(status: str) -> Any:
         effect = (
             "the service accepts it again"
             if status == ENABLED
-            else "the service refuses it once its cache TTL has passed"
+            else "running containers refuse it within their REVALIDATE_SECONDS (2 s by default)"
         )
         ctx.emit(token_data(token), f"{status} key {token.token_id} ({token.key_hint}, user {token.user_id}): {effect}")
         return 0
@@ -142,7 +142,7 @@ def delete(ctx: Context, args: argparse.Namespace) -> int:
     ctx.emit(
         {**token_data(token), "deleted": True},
         f"deleted key {token.token_id} ({token.key_hint}, user {token.user_id}): "
-        "the service refuses it once its cache TTL has passed",
+        "running containers refuse it within their REVALIDATE_SECONDS (2 s by default)",
     )
     return 0
 

@@ -43,6 +43,8 @@ def _banner(ctx: Context, seed: Seed, base_url: str, settings: Settings, signer:
         f"  curl -s {base_url}/v1/models   # anonymous: the default group",
         "",
         f"Manage it from another shell: modelgate --endpoint-url {ctx.endpoint_url} --table {ctx.table} ...",
+        f"Changes (a key disabled, a session revoked, a group edited) are seen here within "
+        f"{settings.revalidate_seconds:g} s (REVALIDATE_SECONDS).",
         "",
     ]
     return "\n".join(lines)

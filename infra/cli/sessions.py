@@ -53,7 +53,13 @@ def revoke(ctx: Context, args: argparse.Namespace) -> int:
     if ctx.registry.get(layout.user_key(args.user)) is None:
         raise CliError(f"unknown user {args.user!r}")
     ctx.registry.revoke_sessions(args.user, now=time.time())
-    ctx.emit({"user": args.user, "revoked": True}, f"revoked every session of {args.user} issued until now")
+    ctx.emit(
+        {"user": args.user, "revoked": True},
+        (
+            f"revoked every session of {args.user} issued until now: running containers refuse them within their "
+            "REVALIDATE_SECONDS (2 s by default)"
+        ),
+    )
     return 0
 
 

@@ -43,7 +43,7 @@ def set_status(status: str) -> Any:
         effect = (
             "their keys and sessions work again"
             if status == ENABLED
-            else "the service refuses their keys and sessions once its cache TTL has passed"
+            else "running containers refuse their keys and sessions within their REVALIDATE_SECONDS (2 s by default)"
         )
         ctx.emit(_data(ctx.registry.user(args.id)), f"{status} user {args.id}: {effect}")
         return 0

@@ -14,11 +14,13 @@ from infra.registry.writes import Refused
 class Catalog(Groups):
     def put_models(self, entries: Sequence[Mapping[str, Any]], progress: Callable[[int], None] | None = None) -> None:
         """Write catalog models. The caller rebuilds the views naming them (apply does)."""
-        self.batch_write([{"PutRequest": {"Item": to_item(model_record(e))}} for e in entries], progress)
+        requests = [{"PutRequest": {"Item": to_item(model_record(e))}} for e in entries]
+        self.batch_write(requests, progress, changes_answers=False)
 
     def delete_models(self, model_ids: Sequence[str]) -> None:
         """Drop catalog models. The caller rebuilds the views naming them (apply does)."""
-        self.batch_write([{"DeleteRequest": {"Key": item_key(layout.model_key(i))}} for i in model_ids])
+        requests = [{"DeleteRequest": {"Key": item_key(layout.model_key(i))}} for i in model_ids]
+        self.batch_write(requests, changes_answers=False)
 
     def set_model_status(self, model_id: str, status: str) -> list[str]:
         """Enable or disable a catalog model and rebuild the views naming it, in one transaction. Their names."""

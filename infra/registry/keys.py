@@ -100,8 +100,9 @@ class Keys(Reads):
         allow_ips: Sequence[str] | None = None,
         group: str | None = None,
         origin: str | None = None,
-    ) -> str:
-        """Create or update the token of `key` (stored only as its hash; apply's way). Returns its public id."""
+    ) -> None:
+        """Create or update the token of `key` (stored only as its hash; apply's way). An existing token keeps its
+        public id."""
         update = self._token_update(
             key,
             user_id=user_id,
@@ -115,8 +116,7 @@ class Keys(Reads):
             group=group,
             origin=origin,
         )
-        response = self.update_one({**update, "ReturnValues": "ALL_NEW"})
-        return str(response["Attributes"]["token_id"]["S"])
+        self.transact([{"Update": update}])
 
     def put_new_tokens(
         self,
@@ -203,6 +203,8 @@ class Keys(Reads):
         """Enable or disable a key found by its public id (through gsi1) or the key, updated by its table key."""
         record = self._token_item(token_id)
         token_id = record["token_id"]
+        if record["status"] == status:
+            return TokenRecord.of(record)
         condition = "attribute_exists(#pk) AND #token_id = :token_id"
         update = self.update_action(record_key(record), {"status": status}, condition)
         update["ExpressionAttributeNames"]["#token_id"] = "token_id"

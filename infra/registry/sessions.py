@@ -10,12 +10,11 @@ from infra.registry.records import item_key
 class Sessions(Reads):
     def revoke_sessions(self, user_id: str, *, now: float) -> None:
         """Refuse every session of the user issued before now (sessions carry whole seconds)."""
-        self.update_one(
-            {
-                "TableName": self.table,
-                "Key": item_key(layout.user_key(user_id)),
-                "UpdateExpression": "SET sessions_valid_after = :t",
-                "ConditionExpression": "attribute_exists(pk)",
-                "ExpressionAttributeValues": {":t": {"N": str(int(now) + 1)}},
-            }
-        )
+        update = {
+            "TableName": self.table,
+            "Key": item_key(layout.user_key(user_id)),
+            "UpdateExpression": "SET sessions_valid_after = :t",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": {":t": {"N": str(int(now) + 1)}},
+        }
+        self.transact([{"Update": update}])

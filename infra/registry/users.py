@@ -38,7 +38,7 @@ class Users(Reads):
 
     def put_user(self, user_id: str, group: str, status: str = ENABLED, *, origin: str | None = None) -> None:
         """Create or update a user (apply's way: the seed is the truth)."""
-        self.update_one(self._user_update(user_id, group, status, origin))
+        self.transact([{"Update": self._user_update(user_id, group, status, origin)}])
 
     def put_new_users(self, users: Sequence[Mapping[str, Any]], *, origin: str | None = None) -> None:
         """Write users the table does not hold yet (a seed's: id, group, status), 25 a batch: the items put_user
@@ -86,8 +86,10 @@ class Users(Reads):
         self.transact([self.exists_check(layout.group_key(group)), {"Update": update}])
 
     def update_user(self, user_id: str, *, group: str | None = None, status: str | None = None) -> None:
-        """Move a user to another group, or enable or disable them."""
-        self.user(user_id)
+        """Move a user to another group, or enable or disable them. Nothing is written when they already are so."""
+        record = self.user(user_id)
+        if (group is None or record.get("group") == group) and (status is None or record.get("status") == status):
+            return
         sets: dict[str, Any] = {}
         actions: list[Any] = []
         if group is not None:

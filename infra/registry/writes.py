@@ -1,5 +1,9 @@
 """The one layer that sends writes: batches with unprocessed items retried, transactions, and conflict retries.
 
+Every write that can change an answer also increments the change marker (layout.changes_key), in the same
+transaction, or strictly after a batch: that is how running containers learn, within seconds, that what they cached
+is stale. A write that changes nothing is not sent, so it does not bump.
+
 A conflict is not a refusal. Every write re-checks, when it commits, what it was computed from; when another
 writer changed that in between, the write is cancelled (nothing written) and raises Conflict. The unit of work that
 read and wrote (a whole CLI command: it re-reads everything) is then run again by `retry_conflicts`, after a
@@ -108,8 +112,16 @@ class Table:
                 raise RegistryError(f"DynamoDB kept throttling the {what} read; try again")
         return found
 
-    def batch_write(self, requests: Sequence[Mapping[str, Any]], progress: Callable[[int], None] | None = None) -> None:
-        """Put or delete many items, 25 a request, retrying unprocessed items with backoff."""
+    def batch_write(
+        self,
+        requests: Sequence[Mapping[str, Any]],
+        progress: Callable[[int], None] | None = None,
+        *,
+        changes_answers: bool = True,
+    ) -> None:
+        """Put or delete many items, 25 a request, retrying unprocessed items with backoff; then bump the marker,
+        unless the caller says these items change no answer by themselves (catalog models: the function reads only
+        views, and the views rebuilt after them bump)."""
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
             pending: list[Any] = list(requests[start : start + BATCH_WRITE_LIMIT])
             for attempt in range(MAX_BATCH_ATTEMPTS):
@@ -122,14 +134,28 @@ class Table:
                 raise RegistryError("DynamoDB kept throttling the batch write; re-run it (it is idempotent)")
             if progress is not None:
                 progress(min(start + BATCH_WRITE_LIMIT, len(requests)))
+        if requests and changes_answers:
+            self.client.update_item(**self._bump())
+
+    def _bump(self) -> dict[str, Any]:
+        """The Update that increments the change marker (created at 1 by the first write)."""
+        return {
+            "TableName": self.table,
+            "Key": item_key(layout.changes_key()),
+            "UpdateExpression": "ADD #r :one SET changed_at = :now",
+            "ExpressionAttributeNames": {"#r": layout.REVISION},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"N": str(int(time.time()))}},
+        }
 
     def transact(self, actions: Sequence[Mapping[str, Any]]) -> None:
+        """Write these items all or nothing, with the marker bump; nothing at all (no bump) when there are none."""
         if not actions:
             return
-        if len(actions) > TRANSACTION_LIMIT:
-            raise Refused(f"the change spans {len(actions)} items, over the {TRANSACTION_LIMIT} of one transaction")
+        if len(actions) + 1 > TRANSACTION_LIMIT:
+            raise Refused(f"the change spans {len(actions)} items, over the {TRANSACTION_LIMIT - 1} of one transaction")
         try:
-            self.client.transact_write_items(TransactItems=list(actions))  # type: ignore[arg-type]
+            items: list[Any] = [*actions, {"Update": self._bump()}]
+            self.client.transact_write_items(TransactItems=items)
         except self.client.exceptions.TransactionCanceledException as error:
             reasons = sorted({r.get("Code", "") for r in error.response.get("CancellationReasons", [])} - {"None", ""})
             if CONFLICT_CODES.intersection(reasons):
@@ -137,10 +163,6 @@ class Table:
             raise Refused(
                 f"the table changed while this ran ({', '.join(reasons)}); nothing was written, try again"
             ) from None
-
-    def update_one(self, update: Mapping[str, Any]) -> Any:
-        """One UpdateItem outside a transaction. Its response (ReturnValues, when asked for)."""
-        return self.client.update_item(**update)
 
     def update_action(self, key: Mapping[str, str], sets: Mapping[str, Any], condition: str) -> dict[str, Any]:
         """An Update action setting plain attributes, on the condition given (names as #a, values as :a)."""

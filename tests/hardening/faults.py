@@ -28,13 +28,18 @@ class _Body:
 
 
 def lookup_of(request: AWSPreparedRequest) -> str:
-    """Which of the function's three lookups a DynamoDB request is: token, user or group."""
+    """Which of the function's lookups a DynamoDB request is: token, user, group, or the change marker alone (a
+    token's or a user's TransactGetItems carries the marker too, and counts as the token's or the user's)."""
     target = dict(request.headers).get("X-Amz-Target", b"")
     operation = (target.decode() if isinstance(target, bytes) else str(target)).rpartition(".")[2]
     body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
     if operation == "Query":
         return "group"
-    return "token" if b'"TOKEN#' in body else "user" if b'"USER#' in body else operation
+    if b'"TOKEN#' in body:
+        return "token"
+    if b'"USER#' in body:
+        return "user"
+    return "marker" if b'"CHANGES"' in body else operation
 
 
 class InjectedErrors:

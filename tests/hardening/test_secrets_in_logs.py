@@ -113,7 +113,7 @@ def test_no_secret_reaches_a_log_and_every_request_is_logged(
     # GIVEN / WHEN the scenario runs, each request with its own Lambda request id
     for number, (request, status, _, _) in enumerate(SCENARIO + FAULTED):
         if number == len(SCENARIO):
-            faults.fail("ThrottlingException", "token", "user", "group")
+            faults.fail("ThrottlingException", "token", "user", "group", "marker")
         event = api_event(
             "http-api-v2",
             request.path,

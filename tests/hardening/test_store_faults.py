@@ -75,7 +75,14 @@ def test_the_client_budget_fits_in_3_seconds() -> None:
 
 # --- Error responses: throttling and server errors on each lookup ---
 
-LOOKUPS = [("key", "token"), ("key", "user"), ("key", "group"), ("session", "user"), ("anonymous", "group")]
+LOOKUPS = [
+    ("key", "token"),
+    ("key", "user"),
+    ("key", "group"),
+    ("session", "user"),
+    ("anonymous", "marker"),
+    ("anonymous", "group"),
+]
 
 
 @pytest.fixture
@@ -217,13 +224,14 @@ class Clock:
         return self.now
 
 
-TTL, WINDOW = 30.0, 300.0
+REVALIDATE, WINDOW = 30.0, 300.0
 
 
 @pytest.fixture
 def stale_world(world_table: Registry) -> tuple[Mangum, InjectedErrors, Clock]:
-    """handler.wiring's composition, on a clock the test moves: TTL 30 s, stale-if-error window 300 s."""
-    settings = settings_for(cache_ttl_seconds=TTL, stale_if_error_seconds=WINDOW)
+    """handler.wiring's composition, on a clock the test moves: revalidation every 30 s, stale-if-error window
+    300 s past it."""
+    settings = settings_for(revalidate_seconds=REVALIDATE, stale_if_error_seconds=WINDOW)
     store = DynamoDirectory(dynamodb_client(settings), settings.table_name)
     clock = Clock()
     app = create_app(build_service(settings, store, clock=clock))
@@ -238,13 +246,13 @@ def test_stale_if_error_serves_the_last_good_list_within_the_window_only(
     # GIVEN the caller's records were read at t0
     assert_lists(via_lambda(handler, "http-api-v2", CALLERS[caller]), EXPECTED[caller])
     # AND then DynamoDB fails every lookup
-    faults.fail("InternalServerError", "token", "user", "group")
-    # WHEN the TTL has passed but the window has not THEN the last good list, exactly
-    for offset in (TTL + 1, TTL + WINDOW - 1):
+    faults.fail("InternalServerError", "token", "user", "group", "marker")
+    # WHEN revalidation is due but the window has not passed THEN the last good list, exactly
+    for offset in (REVALIDATE + 1, REVALIDATE + WINDOW - 1):
         clock.now = 1_000.0 + offset
         assert_lists(via_lambda(handler, "http-api-v2", CALLERS[caller]), EXPECTED[caller])
     # WHEN the window has passed too THEN 503
-    clock.now = 1_000.0 + TTL + WINDOW + 1
+    clock.now = 1_000.0 + REVALIDATE + WINDOW + 1
     reply, elapsed = timed(handler, CALLERS[caller])
     assert_unavailable(reply, elapsed)
 
@@ -256,8 +264,8 @@ def test_stale_if_error_never_invents_a_record(stale_world: tuple[Mangum, Inject
     unknown = Request(headers=(("Authorization", f"Bearer {world.UNKNOWN_KEY}"),))
     assert via_lambda(handler, "http-api-v2", unknown).status == 401
     # AND DynamoDB fails, within the window
-    faults.fail("ThrottlingException", "token", "user", "group")
-    clock.now += TTL + 1
+    faults.fail("ThrottlingException", "token", "user", "group", "marker")
+    clock.now += REVALIDATE + 1
     # WHEN a key never read before calls THEN 503: no default list, no guess
     assert_unavailable(*timed(handler, Request(headers=(("Authorization", f"Bearer {world.KEYS['bob']}"),))))
     # WHEN the unknown key calls again THEN still 401: a stale "no such key" stays a refusal
