@@ -14,8 +14,9 @@ import pytest
 
 from handler.core import keys
 from handler.store import layout
-from infra.cli.context import Context
+from infra.cli.context import REACHES_SERVICE, Context
 from infra.cli.main import build_parser, main
+from infra.local.embedded import free_port
 from infra.registry import Registry
 from tests.conftest import TABLE
 from tests.support import world
@@ -49,7 +50,7 @@ def test_help_everywhere(path: tuple[str, ...], capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert exited.value.code == 0
     assert out.startswith("usage: modelgate")
-    assert "--json" in out
+    assert ("--json" in out) is (path != ("serve",))  # serve prints no result to format
     assert "--endpoint-url" in out
 
 
@@ -237,6 +238,24 @@ def test_key_disable_enable_delete_by_public_id(cli: Cli, seeded: Registry) -> N
     assert seeded.get(layout.token_key(digest)) is None
 
 
+def test_revoking_and_disabling_say_when_running_containers_follow(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN alice and one of her keys
+    token_id = cli.json("key", "list", "--user", "alice")[0]["id"]
+
+    # WHEN her sessions are revoked, her key and she are disabled
+    revoked = cli.ok("session", "revoke", "--user", "alice")
+    disabled = cli.ok("key", "disable", token_id)
+    user = cli.ok("user", "disable", "alice")
+
+    # THEN each says, in the same words, when running containers stop accepting them
+    assert (
+        revoked
+        == f"revoked every session of alice issued until now: running containers refuse them {REACHES_SERVICE}\n"
+    )
+    assert disabled.rstrip().endswith(f"running containers refuse it {REACHES_SERVICE}")
+    assert user.rstrip().endswith(f"running containers refuse their keys and sessions {REACHES_SERVICE}")
+
+
 # -- users ---------------------------------------------------------------------------------------------------
 
 
@@ -398,6 +417,36 @@ def test_region_is_resolved_the_way_boto3_does(
     context = Context(build_parser().parse_args(["user", "list", *options]))
     assert context.client.meta.region_name == region
     assert context.region == region
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_wrong_table_exits_2_naming_it_and_where_it_came_from(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the world's table WHEN a command names another one THEN exit 2 (the operator's to fix), naming it
+    assert main(["user", "list", "--table", "nope"]) == 2
+    assert capsys.readouterr().err == (
+        "error: table 'nope' (from --table) in AWS DynamoDB, region us-east-1 does not exist "
+        "(deploy the stack, or `apply` with --endpoint-url)\n"
+    )
+    monkeypatch.setenv("TABLE_NAME", "stale")
+    assert main(["key", "list"]) == 2
+    assert "table 'stale' (from TABLE_NAME)" in capsys.readouterr().err
+
+
+def test_an_unreachable_endpoint_exits_1_naming_it_and_where_it_came_from(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN DYNAMODB_ENDPOINT_URL where nothing listens WHEN a command runs THEN exit 1: cannot reach DynamoDB
+    stale = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("DYNAMODB_ENDPOINT_URL", stale)
+    assert main(["user", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: cannot reach DynamoDB for table 'modelgate' (the default; TABLE_NAME is unset) at {stale} "
+        "(from DYNAMODB_ENDPOINT_URL): "
+    )
+    assert err.count("\n") == 1
 
 
 @pytest.mark.usefixtures("aws_config")

@@ -237,6 +237,10 @@ def test_apply_then_session_create_then_serve_an_existing_table(moto_endpoint: s
 
     before = _scan(moto_endpoint, table)
     with modelgate_serve(*connection, env=env) as served:
+        served.wait_for_line("Manage it from another shell")
+        assert f"table '{table}' (from --table) at {moto_endpoint} (from --endpoint-url)" in served.output
+        assert "an external table, served as it is: no demo data was loaded" in served.output
+        assert "Keys from the seed" not in served.output
         assert listed(served.base_url, cookie=cookie) == ["team-large", "team-small"]
         assert listed(served.base_url) == ["team-small"]
         assert listed(served.base_url, TEAM_KEY) == ["team-large"]
@@ -261,3 +265,114 @@ def test_serve_with_a_seed_applies_it_and_a_foreign_session_is_no_login(moto_end
         assert listed(served.base_url, TEAM_KEY) == ["team-large"]  # --seed was applied, table created
         assert_refused(served.base_url, DEMO_KEYS["all"])  # and never the demo seed
         assert_clean_exit(served)
+
+
+# -- what the banner tells, and what serve checks before it starts ---------------------------------------------------
+
+
+def _rows_by_id(lines: list[str]) -> dict[str, list[str]]:
+    """Table rows that start with a key id, split into words, by id."""
+    return {words[0]: words for words in (line.split() for line in lines) if words and words[0].startswith("tok_")}
+
+
+def test_the_banner_key_table_is_key_list_with_the_keys_shown() -> None:
+    """GIVEN the embedded demo WHEN the banner is printed and `modelgate key list` runs against the banner's endpoint
+    THEN each banner row is that key's `key list` row with the key itself in place of its masked form: the expired
+    demo key shows as expired."""
+    with modelgate_serve(env=cli_env()) as served:
+        served.wait_for_line("Manage it from another shell")
+        endpoint = re.search(r"--endpoint-url (\S+)", served.output)
+        assert endpoint is not None, served.output
+        listed = run("key", "list", "--endpoint-url", endpoint.group(1), "--table", "modelgate", env=cli_env())
+        assert listed.returncode == 0, listed.stderr
+        assert_clean_exit(served)
+    expected = _rows_by_id(listed.stdout.splitlines())
+    banner = _rows_by_id(served.lines)
+    assert set(banner) == set(expected)
+    assert len(banner) == len(DEMO_KEYS)
+    for token_id, words in banner.items():
+        assert [keys.mask(w) if w in DEMO_KEYS.values() else w for w in words] == expected[token_id]
+    expired = next(words for words in banner.values() if DEMO_KEYS["expired"] in words)
+    assert "expired" in expired
+
+
+def test_with_anonymous_access_off_the_banner_offers_no_anonymous_call() -> None:
+    """GIVEN ANONYMOUS_ACCESS=false WHEN serve starts THEN no anonymous curl line, a note that such calls get 401,
+    and indeed they do."""
+    with modelgate_serve(env=cli_env(ANONYMOUS_ACCESS="false")) as served:
+        served.wait_for_line("Manage it from another shell")
+        anonymous = [line for line in served.lines if "curl" in line and "-H" not in line]
+        assert anonymous == [], served.output
+        assert "anonymous access is off (ANONYMOUS_ACCESS=false)" in served.output
+        assert httpx.get(f"{served.base_url}/v1/models", timeout=10).status_code == 401
+        assert_clean_exit(served)
+
+
+def test_serve_refuses_to_start_on_an_unreachable_endpoint_naming_it_and_its_variable() -> None:
+    """GIVEN a stale DYNAMODB_ENDPOINT_URL (nothing listens there) WHEN serve starts THEN it exits 1 at once with
+    one line naming the endpoint, the table and the variable the endpoint came from."""
+    stale = f"http://127.0.0.1:{free_port()}"
+    result = run("serve", "--port", str(free_port()), env=cli_env(DYNAMODB_ENDPOINT_URL=stale))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: cannot reach DynamoDB for table 'modelgate' ")
+    assert f"at {stale} (from DYNAMODB_ENDPOINT_URL)" in line
+
+
+def test_serve_refuses_to_start_on_a_missing_table_naming_it_and_its_variable(moto_endpoint: str) -> None:
+    """GIVEN TABLE_NAME naming a table the endpoint lacks WHEN serve starts THEN exit 2 with one line naming the
+    table, the variable it came from and the endpoint."""
+    result = run("serve", "--port", str(free_port()), "--endpoint-url", moto_endpoint, env=cli_env(TABLE_NAME="nope"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: table 'nope' (from TABLE_NAME) at {moto_endpoint} (from --endpoint-url) does not exist "
+        "(deploy the stack, or `apply` with --endpoint-url)"
+    ]
+
+
+def test_serve_help_lists_only_options_that_work_there() -> None:
+    """GIVEN `modelgate serve --help` THEN the connection options and --access-log, but no --json."""
+    shown = run("serve", "--help", env=cli_env())
+    assert shown.returncode == 0
+    assert "--endpoint-url" in shown.stdout
+    assert "--access-log" in shown.stdout
+    assert "--json" not in shown.stdout
+
+
+ACCESS_LINE = re.compile(r"(GET|HEAD|OPTIONS) (\S+) (\d{3}) (\d+\.\d) ms")
+
+
+def test_access_log_prints_method_route_status_and_latency_and_never_a_credential() -> None:
+    """GIVEN `serve --access-log` WHEN a key lists, retrieves a model with a query string, an unknown key and
+    an unknown path are tried THEN one line each: method, route template, status, latency; never the raw path,
+    the query string, the key or the model id asked for."""
+    with modelgate_serve("--access-log", env=cli_env()) as served:
+        served.wait_for_line("Manage it from another shell")
+        bearer = {"Authorization": f"Bearer {DEMO_KEYS['all']}"}
+        calls = [
+            ("GET", "/v1/models", bearer, 200),
+            ("GET", "/v1/models/meta-llama%2FLlama-3.1-8B-Instruct?x=secret-in-the-query", bearer, 200),
+            ("HEAD", "/v1/models", {"Authorization": "Bearer sk-unknown-000000000000000000000000"}, 401),
+            ("GET", "/no/such/secret-path", {}, 404),
+        ]
+        for method, path, headers, status in calls:
+            assert httpx.request(method, served.base_url + path, headers=headers, timeout=10).status_code == status
+        deadline = time.monotonic() + 10
+        while len([line for line in served.lines if ACCESS_LINE.fullmatch(line)]) <= len(calls):
+            assert time.monotonic() < deadline, served.output
+            time.sleep(0.05)
+        assert_clean_exit(served)
+    # The last lines: the readiness probe before the calls logs one of its own.
+    logged = [m.groups() for line in served.lines if (m := ACCESS_LINE.fullmatch(line))][-len(calls) :]
+    assert [(method, route, int(status)) for method, route, status, _ in logged] == [
+        ("GET", "/v1/models", 200),
+        ("GET", "/v1/models/{model:path}", 200),
+        ("HEAD", "/v1/models", 401),
+        ("GET", "-", 404),
+    ]
+    after_banner = served.lines[next(i for i, line in enumerate(served.lines) if "Manage it" in line) + 1 :]
+    printed = "\n".join(after_banner)
+    for secret in (DEMO_KEYS["all"], "secret-in-the-query", "sk-unknown", "Llama", "secret-path"):
+        assert secret not in printed

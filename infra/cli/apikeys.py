@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.core import keys
-from infra.cli.context import CliError, Context, label, model_list, require_catalog, table, when
+from infra.cli.context import REACHES_SERVICE, CliError, Context, label, model_list, require_catalog, table, when
 from infra.cli.durations import parse_expiry
 from infra.registry import DISABLED, ENABLED, TokenRecord
 from infra.seed import SeedError, allow_ips
@@ -41,18 +41,23 @@ def _models_text(models: Sequence[str] | None) -> str:
     return ", ".join(models) or "(none)"
 
 
-def key_rows(tokens: Sequence[TokenRecord]) -> str:
+def shown_status(token: TokenRecord, now: float | None = None) -> str:
+    """The status `key list` shows: an enabled key past its expiry is `expired`."""
+    return "expired" if token_data(token, now)["expired"] and token.status == ENABLED else token.status
+
+
+def key_rows(tokens: Sequence[TokenRecord], shown: Mapping[str, str] | None = None) -> str:
+    """Keys as a table, masked; `shown` gives, by token id, a key to show whole instead (serve's demo keys)."""
     rows = []
     for token in tokens:
         data = token_data(token)
-        status = "expired" if data["expired"] and token.status == ENABLED else token.status
         rows.append(
             [
                 token.token_id,
                 token.name or None,
                 token.user_id,
-                token.key_hint,
-                status,
+                (shown or {}).get(token.token_id, token.key_hint),
+                shown_status(token),
                 data["expires_at"] or "never",
                 _models_text(token.models),
                 token.group or "(owner's)",
@@ -127,9 +132,7 @@ def set_status(status: str) -> Any:
     def run(ctx: Context, args: argparse.Namespace) -> int:
         token = ctx.registry.set_token_status(args.id, status)
         effect = (
-            "the service accepts it again"
-            if status == ENABLED
-            else "running containers refuse it within their REVALIDATE_SECONDS (2 s by default)"
+            "the service accepts it again" if status == ENABLED else f"running containers refuse it {REACHES_SERVICE}"
         )
         ctx.emit(token_data(token), f"{status} key {token.token_id} ({token.key_hint}, user {token.user_id}): {effect}")
         return 0
@@ -142,7 +145,7 @@ def delete(ctx: Context, args: argparse.Namespace) -> int:
     ctx.emit(
         {**token_data(token), "deleted": True},
         f"deleted key {token.token_id} ({token.key_hint}, user {token.user_id}): "
-        "running containers refuse it within their REVALIDATE_SECONDS (2 s by default)",
+        f"running containers refuse it {REACHES_SERVICE}",
     )
     return 0
 

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
+# When running containers act on a write, said once for every command that changes who gets in.
+REACHES_SERVICE = "within their REVALIDATE_SECONDS (2 s by default)"
+
+
 class CliError(Exception):
     """A refusal: printed as `error: ...` on stderr, exit code 2, and nothing was written."""
 
@@ -28,8 +32,9 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-def connection_options() -> argparse.ArgumentParser:
-    """Options every command takes, before or after its name. SUPPRESS lets either position win."""
+def connection_options(*, json_output: bool = True) -> argparse.ArgumentParser:
+    """Options every command takes, before or after its name. SUPPRESS lets either position win. `serve` prints
+    no result, so it takes no --json."""
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("connection")
     group.add_argument("--table", default=argparse.SUPPRESS, help="table name (env TABLE_NAME, default modelgate)")
@@ -44,7 +49,8 @@ def connection_options() -> argparse.ArgumentParser:
         help="AWS region (env AWS_REGION, else the profile's region, else us-east-1)",
     )
     group.add_argument("--profile", default=argparse.SUPPRESS, help="AWS profile for real AWS (env AWS_PROFILE)")
-    group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    if json_output:
+        group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     return parser
 
 

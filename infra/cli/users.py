@@ -7,7 +7,7 @@ from typing import Any
 
 from handler.store import layout
 from infra.cli.apikeys import key_rows, token_data
-from infra.cli.context import CliError, Context, ident, table, when
+from infra.cli.context import REACHES_SERVICE, CliError, Context, ident, table, when
 from infra.registry import DISABLED, ENABLED
 
 
@@ -43,7 +43,7 @@ def set_status(status: str) -> Any:
         effect = (
             "their keys and sessions work again"
             if status == ENABLED
-            else "running containers refuse their keys and sessions within their REVALIDATE_SECONDS (2 s by default)"
+            else f"running containers refuse their keys and sessions {REACHES_SERVICE}"
         )
         ctx.emit(_data(ctx.registry.user(args.id)), f"{status} user {args.id}: {effect}")
         return 0
