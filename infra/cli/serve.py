@@ -45,7 +45,8 @@ def _banner(
         lines += ["  " + row for row in key_rows(tokens, shown).splitlines()]
         lines.append("")
     lines.append("Try it:")
-    usable = next((shown[t.token_id] for t in tokens if shown_status(t) == ENABLED), None)
+    status = {shown[t.token_id]: shown_status(t) for t in tokens}
+    usable = next((t["key"] for t in seed.tokens if status.get(t["key"]) == ENABLED), None)  # the seed's first
     if usable:
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Authorization: Bearer ' + usable)}")
     if signer is not None and seed.users:
@@ -134,7 +135,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Serve GET /v1/models on uvicorn. Without --endpoint-url it starts an in-memory DynamoDB "
         "(moto) on loopback and applies --seed or the demo seed; with --endpoint-url it serves that "
         "DynamoDB as it is, applying a seed only when --seed is given, after checking that its table exists. "
-        "The service's environment variables (ANONYMOUS_ACCESS, CACHE_TTL_SECONDS, CORS_ALLOW_ORIGINS, ...) "
+        "The service's environment variables (ANONYMOUS_ACCESS, REVALIDATE_SECONDS, CORS_ALLOW_ORIGINS, ...) "
         "apply here too.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
