@@ -1,13 +1,14 @@
 """Seed files: the declarative state an operator applies. YAML, so JSON works too.
 
-models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, status?}]   # the catalog
+models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, codex?, status?}]   # the catalog
 groups:  {name: [model id, ...]}                                           # ordered
 users:   [{id, group, status?}]
 tokens:  [{key, user, name?, models?, status?, expires_at?, allow_ips?, group?}]   # keys hashed when applied
 
 <metadata>: display_name, description, max_input_tokens, max_tokens, capabilities, lifecycle, deprecated_at,
-retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. Catalog files for `modelgate models
-import` are read by infra.catalog_files.
+retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. `codex`: the model's whole Codex CLI
+catalog entry (handler.core.codex), checked as Codex would read it. Catalog files for `modelgate models import` are
+read by infra.catalog_files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from handler.core import codex
 from handler.core.catalog import LIFECYCLES, METADATA_FIELDS, STORED_FIELDS
 
 # libyaml's loader and dumper when PyYAML has them: 4x faster on a 10,000-model export, the same bytes.
@@ -32,7 +34,7 @@ STATUSES = ("enabled", "disabled")
 TOKEN_STATUSES = ("enabled", "disabled", "expired", "exhausted")  # the last two as migrated from one-api
 SECTIONS = ("models", "groups", "users", "tokens")
 # A catalog entry's fields, in the order it is stored and exported.
-ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, "status")
+ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, codex.FIELD, "status")
 METADATA = frozenset(METADATA_FIELDS)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -191,6 +193,17 @@ def metadata_value(name: str, value: Any, where: str) -> Any:
     return timestamp(value, where)
 
 
+def codex_entry(value: Any, where: str, model_id: str) -> dict[str, Any]:
+    """A model's Codex entry, refused (one line: where, the field, what is wrong, the model) if Codex would not
+    read it."""
+    entry = _json_object(value, where)
+    try:
+        codex.check_entry(entry)
+    except codex.InvalidEntry as error:
+        raise SeedError(f"{where}.{error.field}: {error.problem} (model {model_id})") from None
+    return entry
+
+
 def canonical(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry's fields in ENTRY_FIELDS order, so that the same entry is always stored as the same bytes."""
     return {name: entry[name] for name in ENTRY_FIELDS if name in entry}
@@ -214,6 +227,8 @@ def model_entry(raw: Any, where: str) -> dict[str, Any]:
         for name in METADATA_FIELDS:
             if raw.get(name) is not None:
                 entry[name] = metadata_value(name, raw[name], f"{where}.{name}")
+    if raw.get(codex.FIELD) is not None:
+        entry[codex.FIELD] = codex_entry(raw[codex.FIELD], f"{where}.{codex.FIELD}", entry["id"])
     entry["status"] = _status(raw, where)
     return entry
 

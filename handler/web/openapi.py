@@ -165,10 +165,50 @@ GEMINI_ERROR: dict[str, Any] = {
     },
 }
 
+CODEX_MODEL: dict[str, Any] = {
+    "type": "object",
+    "description": "Codex CLI's ModelInfo: a stored entry as imported (its other fields kept), or one built",
+    "required": [
+        "slug",
+        "display_name",
+        "supported_reasoning_levels",
+        "shell_type",
+        "visibility",
+        "supported_in_api",
+        "priority",
+        "base_instructions",
+        "support_verbosity",
+        "truncation_policy",
+        "experimental_supported_tools",
+    ],
+    "properties": {
+        "slug": {"type": "string", "minLength": 1},
+        "display_name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "supported_reasoning_levels": {"type": "array", "items": {"type": "object"}},
+        "shell_type": {"enum": ["default", "local", "unified_exec", "disabled", "shell_command"]},
+        "visibility": {"enum": ["list", "hide", "none"]},
+        "supported_in_api": {"type": "boolean"},
+        "priority": {"type": "integer"},
+        "base_instructions": {"type": "string"},
+        "support_verbosity": {"type": "boolean"},
+        "truncation_policy": {"type": "object"},
+        "context_window": {"type": "integer"},
+        "experimental_supported_tools": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+CODEX_CATALOG: dict[str, Any] = {
+    "type": "object",
+    "required": ["models"],
+    "properties": {"models": {"type": "array", "items": CODEX_MODEL}},
+}
+
 OPENAI_ROUTES = ("/v1beta/openai/models",)
 GEMINI_ROUTES = ("/v1beta/models",)
 LIST_SUMMARY = {
-    "/v1/models": "List the caller's models (OpenAI; Anthropic with anthropic-version; Gemini with x-goog-api-key)",
+    "/v1/models": "List the caller's models (OpenAI; Anthropic with anthropic-version; Gemini with x-goog-api-key; "
+    "Codex CLI's catalog with client_version)",
     "/v1beta/models": "List the caller's models, Gemini dialect",
     "/v1beta/openai/models": "List the caller's models, OpenAI dialect (Gemini's OpenAI-compatible base URL)",
 }
@@ -196,6 +236,9 @@ ANTHROPIC_PAGING = [
     _query("before_id", {"type": "string"}, "Anthropic: the page before this id of the caller's list"),
     _query("lifecycle", {"enum": ["active", "deprecated", "retired"]}, "Anthropic: only models in this lifecycle"),
 ]
+CLIENT_VERSION = _query(
+    "client_version", {"type": "string"}, "Codex CLI (any value, on every route): the answer is Codex's model catalog"
+)
 GEMINI_PAGING = [
     _query("pageSize", {"type": "integer", "minimum": 0}, "Gemini: models per page (default 50, at most 1000)"),
     _query("pageToken", {"type": "string"}, "Gemini: the nextPageToken of the previous page"),
@@ -212,10 +255,10 @@ def _shapes(prefix: str, openai: dict[str, Any], anthropic: dict[str, Any], gemi
 
 def list_parameters(prefix: str) -> list[dict[str, Any]]:
     if prefix in OPENAI_ROUTES:
-        return []
+        return [CLIENT_VERSION]
     if prefix in GEMINI_ROUTES:
-        return GEMINI_PAGING
-    return [ANTHROPIC_VERSION, *ANTHROPIC_PAGING, *GEMINI_PAGING]
+        return [*GEMINI_PAGING, CLIENT_VERSION]
+    return [ANTHROPIC_VERSION, *ANTHROPIC_PAGING, *GEMINI_PAGING, CLIENT_VERSION]
 
 
 def model_parameters(prefix: str) -> list[dict[str, Any]]:
@@ -242,7 +285,9 @@ def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int
 
 
 def list_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
-    return _documented(prefix, _shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST), not_found=False)
+    shapes = _shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST)
+    listed = shapes.get("anyOf", [shapes])
+    return _documented(prefix, {"anyOf": [*listed, CODEX_CATALOG]}, not_found=False)
 
 
 def model_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
