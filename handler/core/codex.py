@@ -29,8 +29,9 @@ NEUTRAL_INSTRUCTIONS = (
     "anything, make focused changes, run the project's checks when you can, and say briefly what you did."
 )
 DEFAULT_TRUNCATION = {"mode": "bytes", "limit": 10_000}
-# Fields a built entry borrows from its donor: the instructions, and the tools they are written for.
-BORROWED = ("base_instructions", "shell_type", "apply_patch_tool_type", "truncation_policy")
+# Fields a built entry borrows from its donor: the instructions (Codex prefers model_messages' template to
+# base_instructions), and the tools they are written for.
+BORROWED = ("base_instructions", "model_messages", "shell_type", "apply_patch_tool_type", "truncation_policy")
 
 
 class InvalidEntry(ValueError):
