@@ -269,8 +269,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int | str, dict[str, Any]]:
-    error = _shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR)
+def _documented(ok: dict[str, Any], error: dict[str, Any], *, not_found: bool) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {
         200: _json(ok, "OK"),
         304: {"description": "Not modified: the If-None-Match ETag still matches"},
@@ -284,11 +283,18 @@ def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int
     return documented
 
 
-def list_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
-    shapes = _shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST)
+def _with(shapes: dict[str, Any], shape: dict[str, Any]) -> dict[str, Any]:
+    """`shapes` (one, or anyOf several) with `shape` too, once."""
     listed = shapes.get("anyOf", [shapes])
-    return _documented(prefix, {"anyOf": [*listed, CODEX_CATALOG]}, not_found=False)
+    return {"anyOf": listed if shape in listed else [*listed, shape]}
+
+
+def list_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
+    # client_version asks any list route for Codex's catalog, whose errors are OpenAI's
+    ok = _with(_shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST), CODEX_CATALOG)
+    return _documented(ok, _with(_shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR), ERROR), not_found=False)
 
 
 def model_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
-    return _documented(prefix, _shapes(prefix, MODEL, ANTHROPIC_MODEL, GEMINI_MODEL), not_found=True)
+    ok = _shapes(prefix, MODEL, ANTHROPIC_MODEL, GEMINI_MODEL)
+    return _documented(ok, _shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR), not_found=True)
