@@ -269,11 +269,11 @@ def test_codexs_catalog_costs_three_requests_cold_and_none_warm(world: BenchWorl
     Bearer) THEN the same three requests and all 5,000 models; then none for the same call, a retrieve, or the
     OpenAI list of the same listing."""
     key = bearer(world.keys[BIG]["a"])
-    codex = {"query": "client_version=0.171.0", "headers": {**key, "originator": "codex_cli_rs"}}
+    query, headers = "client_version=0.171.0", {**key, "originator": "codex_cli_rs"}
 
-    cold, cold_sent = function.call(**codex)
-    warm, warm_sent = function.call(**codex)
-    one, one_sent = function.call(f"/v1/models/{model_id(4_999)}", **codex)
+    cold, cold_sent = function.call(query=query, headers=headers)
+    warm, warm_sent = function.call(query=query, headers=headers)
+    one, one_sent = function.call(f"/v1/models/{model_id(4_999)}", query=query, headers=headers)
     openai, openai_sent = function.call(headers=key)
 
     assert (cold.status, cold_sent) == (200, COLD_KEY_CALL)

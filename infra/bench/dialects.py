@@ -57,12 +57,15 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, client: Any, 
     handler, context = function.handler, LambdaContext()
     first_gemini = handler(_event("/v1beta/models", f"pageSize={PAGE}", gemini), context)
     token = json.loads(first_gemini["body"])["nextPageToken"]
+    limited_bearer = {"authorization": f"Bearer {limited}"}
     pages = {
-        OPENAI: ("/v1/models", "", {"authorization": f"Bearer {limited}"}),
+        OPENAI: ("/v1/models", "", limited_bearer),
         f"Anthropic page 1 (limit={PAGE})": ("/v1/models", f"limit={PAGE}", anthropic),
         "Anthropic page 2 (after_id)": ("/v1/models", f"limit={PAGE}&after_id={model_id(PAGE - 1)}", anthropic),
         f"Gemini page 1 (pageSize={PAGE})": ("/v1beta/models", f"pageSize={PAGE}", gemini),
         "Gemini page 2 (pageToken)": ("/v1beta/models", f"pageSize={PAGE}&pageToken={token}", gemini),
+        # no page of Codex's: its catalog is the whole list (the limited key's 1,000), about twice OpenAI's bytes
+        f"Codex catalog of {PAGE:,} (client_version)": ("/v1/models", "client_version=0.171.0", limited_bearer),
     }
     report.row("", "median", "p99", "vs OpenAI")
     for encoding in ("identity", "gzip"):

@@ -19,7 +19,7 @@ def instructions(slug: str, size: int = 200) -> str:
     return (head * (size // len(head) + 1))[:size]
 
 
-def entry(slug: str, *, priority: int = 1, size: int = 200, **fields: Any) -> dict[str, Any]:
+def entry(slug: str, *, priority: Any = 1, size: int = 200, **fields: Any) -> dict[str, Any]:
     """One catalog entry as Codex 0.171 ships them: every field it requires, and some it reads when present."""
     return {
         "slug": slug,
