@@ -30,8 +30,10 @@ from tests.conftest import TABLE, settings_for
 from tests.hardening.wire import TRANSPORTS, Request, send
 from tests.support import codex as fixtures
 from tests.support.server import LocalServer, fresh_table, serve
+from tests.support.stack import Stack
 from tests.test_cli_support import Cli, snapshot
 
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"
 KEY = "sk-test-codex-full-00000000000000000000000000000000000000000"
 LIMITED = "sk-test-codex-limited-000000000000000000000000000000000000"
 PLAIN = "sk-test-codex-plain-0000000000000000000000000000000000000000"
@@ -583,3 +585,16 @@ def test_codexs_own_catalog_imported_is_what_codex_then_lists(
     assert models[0]["base_instructions"] == bundled[0]["base_instructions"]
     assert models[0]["context_window"] == 131072
     assert {m["slug"]: m["base_instructions"] for m in models[1:]} == instructions
+
+
+@pytest.mark.parametrize(
+    ("parameters", "url"),
+    [
+        ({}, "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1/models"),
+        ({"DomainName": "models.example.com", "CertificateArn": CERTIFICATE}, "https://${DomainName}/v1/models"),
+    ],
+    ids=["execute-api", "domain"],
+)
+def test_the_stack_outputs_codexs_model_catalog_url(parameters: dict[str, str], url: str) -> None:
+    """GIVEN the template, with or without a custom domain THEN CodexModelCatalogUrl is the list route there."""
+    assert Stack(**parameters).outputs["CodexModelCatalogUrl"]["Value"]["Fn::Sub"] == url
