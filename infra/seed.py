@@ -193,14 +193,21 @@ def metadata_value(name: str, value: Any, where: str) -> Any:
     return timestamp(value, where)
 
 
+# A catalog model is one DynamoDB item (400 KB at most); Codex's own entries are 40-90 KB.
+CODEX_ENTRY_MAX_BYTES = 256 * 1024
+
+
 def codex_entry(value: Any, where: str, model_id: str) -> dict[str, Any]:
     """A model's Codex entry, refused (one line: where, the field, what is wrong, the model) if Codex would not
-    read it."""
+    read it, or if it is too big to store."""
     entry = _json_object(value, where)
     try:
         codex.check_entry(entry)
     except codex.InvalidEntry as error:
         raise SeedError(f"{where}.{error.field}: {error.problem} (model {model_id})") from None
+    size = len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > CODEX_ENTRY_MAX_BYTES:
+        raise SeedError(f"{where}: {size:,} bytes, at most {CODEX_ENTRY_MAX_BYTES:,} (model {model_id})")
     return entry
 
 

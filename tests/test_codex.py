@@ -449,6 +449,20 @@ def test_an_entry_codex_would_refuse_is_refused_by_import_with_one_line(
     assert snapshot(registry.client, TABLE) == before
 
 
+def test_an_entry_too_big_to_store_is_refused(cli: Cli, registry: Registry, tmp_path: Path) -> None:
+    """GIVEN a Codex entry of 300 KB (a catalog model is one DynamoDB item, 400 KB at most) WHEN imported THEN
+    exit 2, one line with its size and the limit; nothing written."""
+    path = write(tmp_path, fixtures.catalog(fixtures.entry("huge", size=150_000)))
+    before = snapshot(registry.client, TABLE)
+
+    run = cli("models", "import", path)
+
+    assert run.code == 2
+    assert run.err.startswith(f"error: {path}: model [0].codex: 30")
+    assert run.err.endswith(" bytes, at most 262,144 (model huge)\n")
+    assert snapshot(registry.client, TABLE) == before
+
+
 def test_models_set_codex_sets_checks_and_unsets(cli: Cli, registry: Registry, tmp_path: Path) -> None:
     """GIVEN a catalog model WHEN `models set --codex @FILE` (Codex's whole catalog: the entry with its slug is
     taken), then a bad entry, then `--unset codex` THEN stored, refused in one line naming the model, removed."""
