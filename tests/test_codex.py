@@ -7,10 +7,12 @@ real Codex CLI reads the same server in tests/test_codex_cli.py.
 
 from __future__ import annotations
 
+import http.server
 import json
 import logging
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -413,7 +415,12 @@ def _directory(registry: Registry) -> Any:
 
 
 BAD_ENTRIES: list[tuple[str, dict[str, Any], str]] = [
-    ("no-instructions", {"base_instructions": None}, "codex.base_instructions: is missing (Codex has no default"),
+    (
+        "no-instructions",
+        {"base_instructions": None, "model_messages": None},
+        "codex.base_instructions: is missing (Codex has no default for it without model_messages' template)",
+    ),
+    ("instructions-number", {"base_instructions": 5}, "codex.base_instructions: must be a string"),
     ("priority-word", {"priority": "high"}, "codex.priority: must be an integer from -2147483648 to 2147483647"),
     ("priority-too-big", {"priority": 2**31}, "codex.priority: must be an integer from -2147483648 to 2147483647"),
     ("shell", {"shell_type": "bash"}, "codex.shell_type: must be one of default, local, unified_exec, disabled"),
@@ -428,6 +435,20 @@ BAD_ENTRIES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
+def patched(entry_: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """`entry_` with `patch`'s values; a None in `patch` removes the field."""
+    return {k: v for k, v in {**entry_, **patch}.items() if not (k in patch and patch[k] is None)}
+
+
+# Values Codex 0.171 reads, though they may look wrong: the checks let them through.
+GOOD_ENTRIES: list[tuple[str, dict[str, Any]]] = [
+    ("template-without-base-instructions", {"base_instructions": None}),
+    ("an-effort-codex-does-not-name", {"supported_reasoning_levels": [{"effort": "ultra", "description": "More"}]}),
+    ("a-field-codex-adds-later", {"future_field": {"anything": [1, "two"]}}),
+    ("an-empty-display-name", {"display_name": ""}),
+]
+
+
 @pytest.mark.parametrize("case", BAD_ENTRIES, ids=[name for name, _, _ in BAD_ENTRIES])
 def test_an_entry_codex_would_refuse_is_refused_by_import_with_one_line(
     cli: Cli, registry: Registry, tmp_path: Path, case: tuple[str, dict[str, Any], str]
@@ -435,7 +456,7 @@ def test_an_entry_codex_would_refuse_is_refused_by_import_with_one_line(
     """GIVEN a Codex catalog whose second entry has a value Codex would refuse WHEN imported THEN exit 2, one line
     naming where, the field and what is wrong, and the model; nothing written."""
     _, patch, message = case
-    bad = {k: v for k, v in {**MINI, **patch}.items() if v is not None or k != "base_instructions"}
+    bad = patched(MINI, patch)
     path = write(tmp_path, fixtures.catalog(GPT, bad))
     before = snapshot(registry.client, TABLE)
 
@@ -495,9 +516,9 @@ def test_models_set_codex_sets_checks_and_unsets(cli: Cli, registry: Registry, t
 
 
 def test_apply_refuses_a_bad_codex_entry(cli: Cli, registry: Registry, tmp_path: Path) -> None:
-    """GIVEN a seed whose model carries a Codex entry without base_instructions WHEN applied THEN exit 2, one
+    """GIVEN a seed whose model carries a Codex entry with no instructions at all WHEN applied THEN exit 2, one
     line naming the model and the field; nothing written."""
-    entry_ = {k: v for k, v in GPT.items() if k != "base_instructions"}
+    entry_ = patched(GPT, {"base_instructions": None, "model_messages": None})
     path = write(tmp_path, {"models": [{"id": "gpt-5.5", "codex": entry_}]}, "seed.json")
     before = snapshot(registry.client, TABLE)
 
@@ -505,7 +526,8 @@ def test_apply_refuses_a_bad_codex_entry(cli: Cli, registry: Registry, tmp_path:
 
     assert run.code == 2
     assert run.err == (
-        "error: models[0].codex.base_instructions: is missing (Codex has no default for it) (model gpt-5.5)\n"
+        "error: models[0].codex.base_instructions: is missing (Codex has no default for it without "
+        "model_messages' template) (model gpt-5.5)\n"
     )
     assert snapshot(registry.client, TABLE) == before
 
@@ -613,3 +635,63 @@ def test_the_stack_outputs_codexs_model_catalog_url(domain: str, url: str) -> No
     """GIVEN the template, with or without a custom domain THEN CodexModelCatalogUrl is the list route there."""
     stack = Stack(DomainName=domain, CertificateArn=CERTIFICATE if domain else "")
     assert stack.outputs["CodexModelCatalogUrl"]["Value"]["Fn::Sub"] == url
+
+
+@pytest.fixture(scope="module")
+def verbatim() -> Iterator[tuple[str, list[bytes]]]:
+    """An HTTP server answering every GET with the last bytes put in its box: to show Codex entries modelgate
+    itself would never serve."""
+    box: list[bytes] = [b'{"models":[]}']
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # http.server's name
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(box[-1])))
+            self.end_headers()
+            self.wfile.write(box[-1])
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", box
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("case", BAD_ENTRIES, ids=[name for name, _, _ in BAD_ENTRIES])
+def test_each_value_the_checks_refuse_is_one_codex_refuses(
+    verbatim: tuple[str, list[bytes]], tmp_path: Path, case: tuple[str, dict[str, Any], str]
+) -> None:
+    """GIVEN a catalog of two entries, the second with a value our checks refuse, shown to the real Codex as is
+    WHEN `codex debug models` runs THEN Codex loaded no model at all; and the same catalog with the second entry
+    as it was is loaded whole: the checks refuse what Codex refuses."""
+    base_url, box = verbatim
+    _, patch, _ = case
+    bad = patched(MINI, patch)
+    with pytest.raises(codex.InvalidEntry):
+        codex.check_entry(bad)
+
+    box.append(json.dumps(fixtures.catalog(GPT, MINI)).encode())
+    assert [m["slug"] for m in debug_models(tmp_path / "good", base_url, KEY)] == ["gpt-5.5", "gpt-5.5-mini"]
+    box.append(json.dumps(fixtures.catalog(GPT, bad)).encode())
+    assert debug_models(tmp_path / "bad", base_url, KEY) == []
+
+
+@pytest.mark.parametrize("case", GOOD_ENTRIES, ids=[name for name, _ in GOOD_ENTRIES])
+def test_each_value_the_checks_let_through_is_one_codex_reads(
+    verbatim: tuple[str, list[bytes]], tmp_path: Path, case: tuple[str, dict[str, Any]]
+) -> None:
+    """GIVEN an entry with a value that looks odd but Codex 0.171 reads WHEN checked and shown to the real Codex
+    THEN the checks pass it, and Codex loads the whole catalog."""
+    base_url, box = verbatim
+    good = patched(MINI, case[1])
+    codex.check_entry(good)
+
+    box.append(json.dumps(fixtures.catalog(GPT, good)).encode())
+    assert [m["slug"] for m in debug_models(tmp_path / "codex", base_url, KEY)] == ["gpt-5.5", "gpt-5.5-mini"]

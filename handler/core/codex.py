@@ -115,8 +115,9 @@ def _object(required: Mapping[str, Check], optional: Mapping[str, Check] = {}) -
 
 
 _i64 = _integer(*_I64)
-# Required: Codex deserializes them without a default. Each check here was seen to hold with the real 0.171 CLI:
-# a value failing it empties Codex's catalog (tests/test_codex_cli.py). Codex 0.171 reads any string as an effort.
+# Required: Codex deserializes them without a default. The checks follow codex-rs's ModelInfo, as the real 0.171 CLI
+# reads it: a value failing one empties Codex's catalog (tests/test_codex.py shows Codex each refused value). Codex
+# 0.171 reads any string as a reasoning effort.
 REQUIRED: dict[str, Check] = {
     "slug": _name,
     "display_name": _string,
@@ -125,7 +126,6 @@ REQUIRED: dict[str, Check] = {
     "visibility": _one_of(VISIBILITIES),
     "supported_in_api": _bool,
     "priority": _integer(*_I32),
-    "base_instructions": _string,
     "support_verbosity": _bool,
     "truncation_policy": _object({"mode": _one_of(TRUNCATION_MODES), "limit": _i64}),
     "experimental_supported_tools": _list_of(_string),
@@ -157,6 +157,14 @@ _check_entry = _object(REQUIRED, OPTIONAL)
 def check_entry(entry: Any) -> None:
     """Raises InvalidEntry naming the first field Codex would refuse. Fields Codex does not know are kept."""
     _check_entry(entry, "")
+    # base_instructions is required, unless model_messages has a template (which Codex sends instead)
+    template = (entry.get("model_messages") or {}).get("instructions_template")
+    if isinstance(template, str):
+        _optional(_string)(entry.get("base_instructions"), "base_instructions")
+    elif "base_instructions" not in entry:
+        _fail("base_instructions", "is missing (Codex has no default for it without model_messages' template)")
+    else:
+        _string(entry["base_instructions"], "base_instructions")
 
 
 def is_servable(entry: Any) -> bool:
