@@ -115,9 +115,9 @@ def _object(required: Mapping[str, Check], optional: Mapping[str, Check] = {}) -
 
 
 _i64 = _integer(*_I64)
-# Required: Codex deserializes them without a default. The checks follow codex-rs's ModelInfo, as the real 0.171 CLI
-# reads it: a value failing one empties Codex's catalog (tests/test_codex.py shows Codex each refused value). Codex
-# 0.171 reads any string as a reasoning effort.
+# Required: Codex deserializes them without a default. The checks follow codex-rs's ModelInfo as the real 0.171 CLI
+# reads it: a value failing one empties Codex's catalog (tests/test_codex_cli.py shows Codex each refused value).
+# Codex 0.171 reads any string as a reasoning effort.
 REQUIRED: dict[str, Check] = {
     "slug": _name,
     "display_name": _string,
