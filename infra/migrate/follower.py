@@ -66,6 +66,7 @@ class Memory:
 
     fingerprint: Fingerprint | None = None
     owned: int = 0
+    foreign: int = 0  # the source's keys another writer owns (conflicts): not this source's to count
     allow_mass_removal: bool = False
 
 
@@ -169,6 +170,7 @@ def run_pass(
                 key_progress=between_batches,
             )  # fmt: skip
             owned_after = len(seed.tokens)  # claim() left only this source's: all of them in the table now
+            foreign = len(fingerprint.tokens) - owned_after
         else:
             change = delta(memory.fingerprint, fingerprint)
             if not change:
@@ -179,15 +181,16 @@ def run_pass(
                 part, state, registry, prune=True, adopt=adopt, allow_mass_removal=allow, owned=memory.owned,
                 key_progress=between_batches, whole=seed,
             )  # fmt: skip
-            tokens = outcome.plan.summary().get("tokens", {})
-            owned_after = memory.owned + tokens.get(ADD, 0) - tokens.get(REMOVE, 0)
+            foreign = memory.foreign + sum(1 for c in outcome.conflicts if c.kind == "token")
+            owned_after = len(fingerprint.tokens) - foreign
         report.changes = outcome.plan.changes
         report.summary = outcome.plan.summary()
         report.conflicts = outcome.conflicts
         report.hold = outcome.hold
         report.written = outcome.written
         if outcome.written:
-            memory.fingerprint, memory.owned, memory.allow_mass_removal = fingerprint, owned_after, False
+            memory.fingerprint, memory.owned, memory.foreign = fingerprint, owned_after, foreign
+            memory.allow_mass_removal = False
     except (SourceError, SeedError, RegistryError, ClientError, BotoCoreError) as error:
         report.error = _fault(error, url)
     finally:
@@ -218,6 +221,7 @@ class Follower:
     last_completed: PassReport | None = None
     last_error: tuple[float, str] | None = None
     conflicts: int = 0
+    held: Hold | None = None
     _rest_since: float | None = None
     _rest_passes: int = 0
     _status_at: float | None = None
@@ -258,6 +262,7 @@ class Follower:
             self._status(report)
             return wait
         self.failures = 0
+        self.held = report.hold
         if report.hold is not None:
             self._say(report, "held", report.hold.line())
         elif report.changed or report.conflicts or report.full:
@@ -318,7 +323,7 @@ class Follower:
             "found": None if done is None else done.found,
             "written": self.totals,
             "conflicts": self.conflicts,
-            "held": None if report.hold is None else report.hold.as_dict(),
+            "held": None if self.held is None else self.held.as_dict(),
             "last_error": None if self.last_error is None else self.last_error[1],
             "last_error_at": None if self.last_error is None else self.last_error[0],
         }
