@@ -363,7 +363,7 @@ def test_dynamodb_faults_are_retried_on_later_passes_and_no_change_is_skipped(
     recovered = run.step()
 
     errors = [e["error"] for e in said.events if e["event"] == "error"]
-    assert errors[0] == "DynamoDB refused the write: ThrottlingException Rate of requests exceeds"
+    assert errors[0] == "DynamoDB refused the request: ThrottlingException Rate of requests exceeds"
     assert errors[1].startswith("cannot reach DynamoDB: Could not connect to the endpoint URL")
     assert (throttled, unreachable, recovered) == (4.0, 8.0, 2.0)
     assert said.events[-1]["summary"] == {"tokens": {"add": 0, "change": 1, "remove": 0}}

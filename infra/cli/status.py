@@ -40,7 +40,7 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
         found = record.get("found") or {}
         written = record.get("written") or {}
         wrote = ", ".join(f"{k} +{c['add']} ~{c['change']} -{c['remove']}" for k, c in written.items()) or "nothing"
-        held = record.get("held")
+        held, error = record.get("held"), record.get("last_error")
         rows = [
             ("source", f"{record['source']} ({record.get('shown')}, every {record.get('interval')} s)"),
             ("last pass", _ago(record.get("last_pass_at"), now) + (" STALE" if record["stale"] else "")),
@@ -49,9 +49,8 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
             ("wrote", f"{wrote} since {when(record.get('started_at'))}; {record.get('passes', 0)} passes"),
             ("conflicts", str(record.get("conflicts") or 0)),
             ("held", "no" if not held else f"removing or disabling {held['lost']} of {held['owned']} keys"),
-            ("last error", "none" if not record.get("last_error") else f"{record['last_error']} at "
-             f"{when(record.get('last_error_at'))}"),
-        ]  # fmt: skip
+            ("last error", f"{error} at {when(record.get('last_error_at'))}" if error else "none"),
+        ]
         lines.append(table(["follower", ""], rows))
     ctx.emit(data, "\n".join(lines))
     return 0
