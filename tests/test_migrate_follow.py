@@ -443,3 +443,31 @@ def test_the_status_record_says_what_the_follower_did_without_moving_the_change_
     assert f"change revision: {marker}" in human
     assert identity in human
     assert "no tokens table" in human
+
+
+def test_the_fingerprint_sees_every_field_of_a_mapped_record(
+    make_gateway: MakeGateway,
+) -> None:
+    """GIVEN a new-api source mapped WHEN any one field of a token, user or group changes THEN its fingerprint
+    differs (so a field added to the mapping can never be missed by the follower)."""
+    from infra.migrate.mapping import read_source  # noqa: PLC0415
+    from infra.migrate.source import open_source  # noqa: PLC0415
+    from infra.migrate.sync import Fingerprint  # noqa: PLC0415
+
+    gateway = make_gateway("sqlite", NEW_API, gateway_rows(NEW_API, NOW))
+    with open_source(parse_source(gateway.source)) as reader:
+        seed = read_source(reader, "migrate:test").seed
+    before, _ = Fingerprint.of(seed)
+    sample = seed.tokens[0]
+    for name in sorted(set(sample) - {"key"}):
+        seed.tokens[0] = {**sample, name: ["changed"] if isinstance(sample[name], list) else "changed"}
+        after, _ = Fingerprint.of(seed)
+        assert after.tokens != before.tokens, name
+    seed.tokens[0] = sample
+    user = seed.users[0]
+    for name in sorted(set(user) - {"id"}):
+        seed.users[0] = {**user, name: "changed"}
+        assert Fingerprint.of(seed)[0].users != before.users, name
+    seed.users[0] = user
+    seed.groups["vip"] = [*seed.groups["vip"], "new-model"]
+    assert Fingerprint.of(seed)[0].groups != before.groups

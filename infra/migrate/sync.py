@@ -25,8 +25,20 @@ from infra.seed import Seed
 SECTIONS = frozenset({"groups", "users", "tokens"})
 
 
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+def _token_hash(token: Mapping[str, Any]) -> int:
+    """Every field a mapped token has (the key is the fingerprint's id)."""
+    models, networks = token["models"], token["allow_ips"]
+    return hash(
+        (
+            token["user"],
+            token["name"],
+            None if models is None else tuple(models),
+            token["status"],
+            token["expires_at"],
+            None if networks is None else tuple(networks),
+            token["group"],
+        )
+    )
 
 
 @dataclass
@@ -46,7 +58,7 @@ class Fingerprint:
             cls(
                 users={u["id"]: hash((u["group"], u["status"])) for u in seed.users},
                 groups={name: hash(tuple(members)) for name, members in seed.groups.items()},
-                tokens={h: hash(tuple(_frozen(v) for _, v in sorted(t.items()))) for h, t in by_hash.items()},
+                tokens={h: _token_hash(t) for h, t in by_hash.items()},
             ),
             by_hash,
         )
