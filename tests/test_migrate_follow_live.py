@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from handler.core import keys
+from infra.migrate.status import read_statuses
 from infra.registry import Registry
 from tests.conftest import Gateway, settings_for
 from tests.support import gateways
@@ -164,6 +165,38 @@ def test_a_signal_stops_the_follower_with_exit_0(
     assert stopped["source"] == gateway.source
     assert "Traceback" not in err
     assert err.startswith(f"following {gateway.source} into table")
+
+
+def test_a_signal_during_a_hung_read_stops_the_follower_at_once(
+    target: tuple[Registry, Cli], moto_endpoint: str
+) -> None:
+    """GIVEN a follower whose MariaDB source accepts the connection and then says nothing (the driver would wait
+    10 s for its greeting) WHEN SIGTERM comes during that read THEN the follower stops without finishing the pass:
+    its first event is `stopped` (no `error` for the read it dropped), it exits 0, and nothing was written."""
+    import socket  # noqa: PLC0415
+
+    registry, _ = target
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(PATIENCE_SECONDS)
+    port = silent.getsockname()[1]
+    source = f"mysql://gateway:pw@127.0.0.1:{port}/oneapi"
+    argv = ["migrate", source, "--follow", "--json", "--endpoint-url", moto_endpoint, "--table", registry.table]
+    follower = Follower(argv)
+    try:
+        connection, _ = silent.accept()  # the follower is reading now
+        follower.process.send_signal(signal.SIGTERM)
+        first = follower.next_event(lambda e: True)
+        code = follower.process.wait(timeout=PATIENCE_SECONDS)
+        connection.close()
+    finally:
+        silent.close()
+        if follower.process.poll() is None:
+            follower.process.kill()
+            follower.process.wait()
+
+    assert first["event"] == "stopped"
+    assert code == 0
+    assert read_statuses(registry) == []
 
 
 def test_dry_run_and_a_short_interval_are_refused_with_follow(

@@ -138,10 +138,12 @@ def run_pass(
     adopt: bool = False,
     clock: Clock | None = None,
     stop: Callable[[], bool] = lambda: False,
+    before_write: Callable[[], None] = lambda: None,
 ) -> PassReport:
     """One pass: read `url`, write what changed into `registry` as the records of `source`. Never raises for a
     source, mapping or DynamoDB fault: the report says why nothing (or not all) was written, and `memory` keeps
-    what the next pass must still write. Raises Stopped, between two writes, once `stop()` says so."""
+    what the next pass must still write. Raises Stopped, between two writes, once `stop()` says so;
+    `before_write` is called when the writing starts (until then, the pass may be abandoned at any point)."""
     clock = clock or SystemClock()
     report = PassReport(source=source, shown=url.shown, started_at=clock.wall())
     began = clock.monotonic()
@@ -155,7 +157,12 @@ def run_pass(
         fingerprint, by_hash = Fingerprint.of(seed)
         if stop():
             raise Stopped
-        options: dict[str, Any] = {"prune": True, "adopt": adopt, "allow_mass_removal": memory.allow_mass_removal}
+        options: dict[str, Any] = {
+            "prune": True,
+            "adopt": adopt,
+            "allow_mass_removal": memory.allow_mass_removal,
+            "before_write": before_write,
+        }
 
         def between_batches(_: int) -> None:
             if stop():
@@ -266,6 +273,12 @@ class Follower:
     _rest_since: float | None = None
     _rest_passes: int = 0
     _status_at: float | None = None
+    writing: bool = False  # a pass is writing: a stop request waits for it (see interrupt)
+
+    def interrupt(self) -> None:
+        """For a signal handler: stop now, unless a write is in progress (then the pass stops after it)."""
+        if not self.writing:
+            raise Stopped
 
     def run(self) -> int:
         """Follow until stopped; 0 always (faults are retried, never fatal)."""
@@ -289,9 +302,11 @@ class Follower:
         """One pass, reported; the seconds to wait before the next."""
         if self.progress is None:
             self.progress = Progress(self.url.shown, self.interval, self.clock.wall())
-        report = run_pass(
-            self.url, self.registry, self.memory, source=self.source, adopt=self.adopt, clock=self.clock, stop=self.stop
-        )
+        options: dict[str, Any] = {"source": self.source, "adopt": self.adopt, "clock": self.clock, "stop": self.stop}
+        try:
+            report = run_pass(self.url, self.registry, self.memory, before_write=self._writing, **options)
+        finally:
+            self.writing = False
         self.progress.record(report)
         now = self.clock.monotonic()
         wait = self.interval
@@ -311,6 +326,9 @@ class Follower:
             self._at_rest(report, now)
         self._status()
         return wait
+
+    def _writing(self) -> None:
+        self.writing = True
 
     def _at_rest(self, report: PassReport, now: float) -> None:
         """One line a minute while passes change nothing."""
@@ -347,7 +365,10 @@ class Follower:
         if self.progress is None or (self._status_at is not None and now - self._status_at < STATUS_SECONDS):
             return
         try:
+            self.writing = True
             write_status(self.registry, self.source, self.progress.status(self.clock.wall()))
         except (RegistryError, ClientError, BotoCoreError):
             return  # DynamoDB is failing: the passes say so; the record follows when it is back
+        finally:
+            self.writing = False
         self._status_at = now

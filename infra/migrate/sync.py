@@ -117,6 +117,7 @@ def reconcile(
     write: bool = True,
     key_progress: Callable[[int], None] | None = None,
     whole: Seed | None = None,
+    before_write: Callable[[], None] = lambda: None,
 ) -> Outcome:
     """Plan `seed` against `state` (the whole table, or the part an incremental pass read; then `whole` is the
     whole mapped source, for the keys of users it disables), then write it unless it is a dry run or held."""
@@ -124,6 +125,7 @@ def reconcile(
     planned = plan(seed, state, prune=prune)
     hold = None if allow_mass_removal else check(planned, state, whole or seed, owned)
     if write and hold is None:
+        before_write()
         execute(planned, registry, key_progress=key_progress)
     return Outcome(planned, conflicts, hold, write and hold is None)
 
