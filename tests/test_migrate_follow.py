@@ -241,6 +241,34 @@ def test_a_failed_read_writes_nothing_says_why_backs_off_and_recovers_by_itself(
     assert said.events[-1]["keys"] == [masked(50)]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("flavour", [ONE_API, NEW_API])
+def test_a_schema_change_writes_nothing_on_every_engine_and_the_pass_after_it_catches_up(
+    flavour: str, engine: str, make_gateway: MakeGateway, target: tuple[Registry, Cli]
+) -> None:
+    """GIVEN a followed database, a key created in it and a column renamed (an upgrade half applied)
+    WHEN passes run THEN each writes nothing and names the missing column; WHEN the column is back THEN the next
+    pass writes the new key."""
+    registry, _ = target
+    gateway = make_gateway(engine, flavour, gateway_rows(flavour, NOW))
+    run, said, clock = follower(gateway, registry)
+    run.step()
+    add_token(gateway, 50)
+    gateway.execute("ALTER TABLE tokens RENAME COLUMN unlimited_quota TO unlimited")
+    before = snapshot(registry.client, registry.table)
+
+    waits = [run.step(), run.step()]
+
+    assert snapshot(registry.client, registry.table) == before
+    assert waits == [4.0, 8.0]
+    assert said.events[-1]["error"].endswith("not a one-api or new-api database (missing tokens.unlimited_quota)")
+    assert DB_PASSWORD not in said.lines[-1]
+    gateway.execute("ALTER TABLE tokens RENAME COLUMN unlimited TO unlimited_quota")
+    clock.sleep(8.0)
+    assert run.step() == 2.0
+    assert said.events[-1]["summary"] == {"tokens": {"add": 1, "change": 0, "remove": 0}}
+
+
 def test_an_unreachable_source_is_reported_with_its_password_masked(target: tuple[Registry, Cli]) -> None:
     """GIVEN a MariaDB URL with a password and nothing listening WHEN a pass runs THEN it reports one line naming
     the source with the password masked, and writes nothing."""

@@ -21,9 +21,9 @@ import pytest
 from handler.core import keys
 from infra.migrate.status import read_statuses
 from infra.registry import Registry
-from tests.conftest import Gateway, settings_for
+from tests.conftest import DB_PASSWORD, Gateway, settings_for
 from tests.support import gateways
-from tests.support.gateways import ONE_API, GatewayRows, gateway_rows
+from tests.support.gateways import ENGINES, ONE_API, GatewayRows, gateway_rows
 from tests.support.server import serve
 from tests.test_cli_support import Cli
 
@@ -103,22 +103,28 @@ def lists(base_url: str, key: str) -> int:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("engine", ENGINES)
 def test_a_key_created_or_deleted_in_the_gateway_is_served_or_refused_by_a_warm_server(
-    make_gateway: Callable[[str, str, GatewayRows], Gateway], target: tuple[Registry, Cli], moto_endpoint: str
+    engine: str,
+    make_gateway: Callable[[str, str, GatewayRows], Gateway],
+    target: tuple[Registry, Cli],
+    moto_endpoint: str,
 ) -> None:
-    """GIVEN a one-api SQLite database followed by `modelgate migrate --follow --interval 0.5 --json` into a table
-    on moto's server, and a warm `serve` of that table (its keys already listed once)
+    """GIVEN a one-api database (SQLite, MariaDB, PostgreSQL) followed by
+    `modelgate migrate --follow --interval 0.5 --json` into a table on moto's server, and a warm `serve` of that
+    table (its keys already listed once)
     WHEN a key is created in the gateway THEN the OpenAI SDK lists models with it; WHEN it is deleted THEN 401;
     WHEN the relay spends quota on every key THEN the follower writes nothing (no pass line)
     AND WHEN SIGTERM comes THEN the follower says it stopped and exits 0."""
     registry, _ = target
-    gateway = make_gateway("sqlite", ONE_API, gateway_rows(ONE_API, NOW))
+    gateway = make_gateway(engine, ONE_API, gateway_rows(ONE_API, NOW))
     settings = settings_for(table_name=registry.table, dynamodb_endpoint_url=moto_endpoint)
     new_key = "sk-" + gateways.key_of(60)
     with following(gateway, moto_endpoint, registry.table) as follower, serve(settings) as server:
         first = follower.next_event(lambda e: e["event"] == "pass")
         assert first["full"] is True
         assert first["summary"]["tokens"]["add"] == 16
+        assert DB_PASSWORD not in json.dumps(first)
         assert lists(server.base_url, "sk-" + gateways.key_of(1)) == 200  # warm
         assert lists(server.base_url, new_key) == 401  # and the unknown key remembered
 
