@@ -499,3 +499,31 @@ def test_the_fingerprint_sees_every_field_of_a_mapped_record(
     seed.users[0] = user
     seed.groups["vip"] = [*seed.groups["vip"], "new-model"]
     assert Fingerprint.of(seed)[0].groups != before.groups
+
+
+def test_an_hourly_full_pass_undoes_edits_made_by_hand_in_the_table(
+    make_gateway: MakeGateway, target: tuple[Registry, Cli]
+) -> None:
+    """GIVEN a follower at rest WHEN an operator deletes a migrated key and disables a migrated user with the CLI
+    THEN passes at rest leave that (they compare with what they wrote); AND WHEN an hour has gone by THEN a full
+    pass compares with the table and writes both back."""
+    registry, cli = target
+    gateway = make_gateway("sqlite", ONE_API, gateway_rows(ONE_API, NOW))
+    run, said, clock = follower(gateway, registry)
+    run.step()
+    cli.ok("key", "delete", "sk-" + gateways.key_of(8))
+    cli.ok("user", "disable", "erin")
+
+    clock.sleep(1800.0)
+    run.step()
+    assert token(registry, 8) is None
+    clock.sleep(1800.0)
+    run.step()
+
+    event = said.events[-1]
+    assert (event["event"], event["full"]) == ("pass", True)
+    assert event["summary"] == {
+        "users": {"add": 0, "change": 1, "remove": 0},
+        "tokens": {"add": 1, "change": 0, "remove": 0},
+    }
+    assert token(registry, 8) is not None

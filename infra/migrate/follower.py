@@ -35,6 +35,9 @@ from infra.seed import SeedError
 BACKOFF_CAP_SECONDS = 30.0
 REST_LINE_SECONDS = 60.0  # one line a minute while nothing changes
 STATUS_SECONDS = 60.0  # the status record, at most once a minute
+# A full pass every hour compares with the table again, so an edit made there by hand (a migrated key deleted with
+# the CLI, say) is undone even when the source's record never changes.
+RESYNC_SECONDS = 3600.0
 SHOWN_KEYS = 5
 
 
@@ -273,6 +276,7 @@ class Follower:
     _rest_since: float | None = None
     _rest_passes: int = 0
     _status_at: float | None = None
+    _full_at: float | None = None
     writing: bool = False  # a pass is writing: a stop request waits for it (see interrupt)
 
     def interrupt(self) -> None:
@@ -302,6 +306,8 @@ class Follower:
         """One pass, reported; the seconds to wait before the next."""
         if self.progress is None:
             self.progress = Progress(self.url.shown, self.interval, self.clock.wall())
+        if self._full_at is not None and self.clock.monotonic() - self._full_at >= RESYNC_SECONDS:
+            self.memory.fingerprint = None  # compare with the table this time
         options: dict[str, Any] = {"source": self.source, "adopt": self.adopt, "clock": self.clock, "stop": self.stop}
         try:
             report = run_pass(self.url, self.registry, self.memory, before_write=self._writing, **options)
@@ -309,6 +315,8 @@ class Follower:
             self.writing = False
         self.progress.record(report)
         now = self.clock.monotonic()
+        if report.full and report.error is None and report.hold is None:
+            self._full_at = now
         wait = self.interval
         if report.error is not None:
             self.failures += 1
