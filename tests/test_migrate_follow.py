@@ -454,6 +454,8 @@ def test_the_status_record_says_what_the_follower_did_without_moving_the_change_
     run.step()
 
     assert revision(registry) == marker
+    assert run.last_completed is not None  # the pass before the failed one
+    assert run.last_completed.summary == {"tokens": {"add": 1, "change": 0, "remove": 0}}
     (record,) = read_statuses(registry)
     data = cli.json("status")
     human = cli.ok("status")
