@@ -13,6 +13,7 @@ from typing import Any
 
 from handler.core.sessions import SessionSigner
 from handler.settings import Settings, SettingsError
+from handler.store import layout
 from infra.apply import apply_seed
 from infra.cli.apikeys import key_rows, shown_status
 from infra.cli.context import CliError, Context, connection_options
@@ -51,7 +52,9 @@ def _banner(
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Authorization: Bearer ' + usable)}")
     if signer is not None and seed.users:
         user = seed.users[0]["id"]
-        cookie = f"{settings.session_cookie}={signer.issue(user, now=int(time.time()), ttl_seconds=12 * 3600)}"
+        incarnation = (ctx.registry.get(layout.user_key(user)) or {}).get("incarnation")
+        value = signer.issue(user, now=int(time.time()), ttl_seconds=12 * 3600, incarnation=incarnation)
+        cookie = f"{settings.session_cookie}={value}"
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Cookie: ' + cookie)}   # logged in as {user}")
     if settings.anonymous_access:
         lines.append(f"  curl -s {base_url}/v1/models   # anonymous: the default group")

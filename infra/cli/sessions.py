@@ -38,9 +38,9 @@ def _enabled_user(ctx: Context, user_id: str) -> dict[str, Any]:
 def create(ctx: Context, args: argparse.Namespace) -> int:
     signer = _signer()
     ttl = parse_duration(args.ttl)
-    _enabled_user(ctx, args.user)
+    user = _enabled_user(ctx, args.user)
     now = int(time.time())
-    value = signer.issue(args.user, now=now, ttl_seconds=ttl)
+    value = signer.issue(args.user, now=now, ttl_seconds=ttl, incarnation=user.get("incarnation"))
     cookie = f"{Settings.from_env().session_cookie}={value}"
     ctx.emit(
         {"user": args.user, "cookie": cookie, "expires_at": now + ttl},
