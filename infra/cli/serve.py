@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import shlex
+import socket
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -62,7 +64,10 @@ def _banner(
         lines.append("  # anonymous access is off (ANONYMOUS_ACCESS=false): a call without a key or session gets 401")
     lines += [
         "",
-        f"Manage it from another shell: modelgate --endpoint-url {ctx.endpoint_url} --table {ctx.table} ...",
+        # The region too: DynamoDB (moto, DynamoDB Local) keeps tables apart by region, and a shell with another
+        # AWS_REGION would manage another table of the same name.
+        f"Manage it from another shell: modelgate --endpoint-url {ctx.endpoint_url} --region {ctx.region} "
+        f"--table {ctx.table} ...",
         f"Changes (a key disabled, a session revoked, a group edited) are seen here within "
         f"{settings.revalidate_seconds:g} s (REVALIDATE_SECONDS).",
         "",
@@ -77,6 +82,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
     from handler.web.app import create_app  # noqa: PLC0415
     from handler.wiring import build_service  # noqa: PLC0415
 
+    _check_port(args.host, args.port)  # before anything starts or prints: the banner's keys would be for nothing
     embedded = ctx.endpoint_url is None
     seed_path = Path(args.seed) if args.seed else (DEMO_SEED if embedded else None)
     try:
@@ -124,10 +130,30 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
         base_url = f"http://{args.host}:{args.port}"
         print(_banner(ctx, seed, base_url, settings, signer, source=_source(ctx, embedded, seed_path)), flush=True)
         # proxy_headers off: the client IP (for IP allow-lists) is the peer, never a client-sent X-Forwarded-For.
-        uvicorn.run(
-            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, proxy_headers=False
-        )
+        try:
+            uvicorn.run(
+                app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, proxy_headers=False
+            )
+        except SystemExit as stopped:  # uvicorn's own exit codes mean nothing here: 3 is its "startup failed"
+            if stopped.code:
+                raise CliError(f"the server on {args.host}:{args.port} could not start (see above)") from None
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind where uvicorn will (same family, same SO_REUSEADDR), then let go: taken or invalid is a refusal."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OverflowError:
+            raise CliError(f"--port {port} is not a port (0-65535)") from None
+        except OSError as error:
+            reason = error.strerror or str(error)
+            taken = error.errno == errno.EADDRINUSE
+            hint = "another server (another modelgate serve?) listens there: " if taken else ""
+            raise CliError(f"cannot listen on {host}:{port}: {reason}; {hint}pick another --port or --host") from None
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

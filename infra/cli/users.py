@@ -7,7 +7,7 @@ from typing import Any
 
 from handler.store import layout
 from infra.cli.apikeys import key_rows, token_data
-from infra.cli.context import REACHES_SERVICE, CliError, Context, count, ident, table, when
+from infra.cli.context import CliError, Context, count, ident, table, when
 from infra.registry import DISABLED, ENABLED
 
 
@@ -42,9 +42,9 @@ def set_status(status: str) -> Any:
     def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.registry.update_user(args.id, status=status)
         effect = (
-            "their keys and sessions work again"
+            f"their keys and sessions work again, for containers serving {ctx.place()}"
             if status == ENABLED
-            else f"running containers refuse their keys and sessions {REACHES_SERVICE}"
+            else f"running containers refuse their keys and sessions {ctx.reaches_service()}"
         )
         ctx.emit(_data(ctx.registry.user(args.id)), f"{status} user {args.id}: {effect}")
         return 0
