@@ -69,10 +69,10 @@ def key_rows(tokens: Sequence[TokenRecord], shown: Mapping[str, str] | None = No
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
+    models = [] if args.no_models else None if args.models is None else model_list(args.models)
     user = ctx.registry.user(args.user)
     if user.get("status") != ENABLED:
         raise CliError(f"user {args.user!r} is disabled; enable them before giving them a key")
-    models = [] if args.no_models else None if args.models is None else model_list(args.models)
     if models:
         listing_group = args.group or user["group"]
         group = ctx.registry.group_models(listing_group) or []
