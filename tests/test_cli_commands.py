@@ -222,6 +222,35 @@ def test_no_output_ever_shows_a_plaintext_key_or_its_hash(cli: Cli, tmp_path: Pa
     assert keys.mask(world.KEYS["bob"]) in everything
 
 
+def test_key_show_prints_values_as_a_person_reads_them(cli: Cli) -> None:
+    # GIVEN a key limited to two models, from two networks, expiring, and one without any limit
+    limited = cli.json(
+        "key",
+        "create",
+        "--user",
+        "bob",
+        "--models",
+        "gpt-4o-mini,davinci",
+        "--allow-ips",
+        "10.0.0.0/8,192.0.2.1",
+        "--expires",
+        "2099-01-01",
+    )
+    plain = cli.json("key", "create", "--user", "bob")
+
+    # WHEN shown THEN lists are comma-separated and an unset value says what it means: no Python None or [...]
+    shown = cli.ok("key", "show", limited["id"])
+    assert "models:     gpt-4o-mini, davinci\n" in shown
+    assert "allow_ips:  10.0.0.0/8, 192.0.2.1/32\n" in shown
+    assert "expires_at: 2099-01-01T00:00:00Z\n" in shown
+    assert "expired:    no\n" in shown
+    bare = cli.ok("key", "show", plain["id"])
+    for line in ("models:     (all of the group's)", "group:      (owner's)", "allow_ips:  (any)", "expires_at: never"):
+        assert f"{line}\n" in bare
+    for python in ("None", "[", "]", "'gpt", "False", "True"):
+        assert python not in shown + bare
+
+
 def test_key_disable_enable_delete_by_public_id(cli: Cli, seeded: Registry) -> None:
     # GIVEN bob's key, found by its public id
     token_id = cli.json("key", "list", "--user", "bob")[0]["id"]
