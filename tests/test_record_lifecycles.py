@@ -26,8 +26,8 @@ from handler.core.callers import CallerResolver, Credentials
 from handler.core.sessions import SessionSigner
 from handler.store import layout
 from handler.store.dynamodb import DynamoDirectory
-from handler.web.app import create_app
-from handler.wiring import Service, build_service
+from handler.web.app import Service, create_app
+from handler.wiring import build_service
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
 from tests.support import world

@@ -72,7 +72,9 @@ class SessionSigner:
             return None
         try:
             claims = json.loads(_b64decode(payload))
-            incarnation = claims["inc"] if "inc" in claims else None
+            if not isinstance(claims, dict):
+                return None
+            incarnation = claims.get("inc")
             session = Session(
                 str(claims["sub"]),
                 int(claims["iat"]),

@@ -71,7 +71,7 @@ def _model_routes(request: Request) -> str:
     paths = [
         route.path.replace(":path}", "}")
         for route in request.app.routes
-        if isinstance(route, APIRoute) and "GET" in route.methods
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
     ]
     *first, last = list(dict.fromkeys(paths)) or ["/v1/models"]
     return f"{', '.join(first)} and {last}" if first else last
