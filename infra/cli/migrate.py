@@ -26,7 +26,7 @@ def migrate(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     read_seconds = time.monotonic() - started
     if ctx.endpoint_url and not args.dry_run and create_table(ctx.client, ctx.table):
-        ctx.info(f"created table {ctx.table} at {ctx.endpoint_url}")
+        ctx.info(f"created {ctx.where()}")
     seed = migration.seed
     try:
         planned = plan(seed, read_state(ctx.registry, tokens=True), prune=args.prune)
