@@ -244,7 +244,8 @@ def _plan_tokens(
         elif any(old.get(f) != wanted.get(f) for f in fields):
             detail = _differences(old, wanted, fields)
         elif incarnation is not None and old.get("user_incarnation") != incarnation:
-            detail = f"left by a former user {token['user']}: now the current one's"
+            former = old.get("user_incarnation") is not None  # else written before incarnations: it just gets one
+            detail = f"left by a former user {token['user']}: now the current one's" if former else "incarnation set"
         else:
             continue
         (result.new_tokens if old is None else result.tokens).append({**token, "user_incarnation": incarnation})
