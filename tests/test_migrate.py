@@ -154,7 +154,12 @@ def test_prune_removes_what_the_source_dropped_and_never_what_migrate_did_not_wr
 
     removed = sorted((c["kind"], c["detail"] or c["id"]) for c in pruned["changes"] if c["action"] == "remove")
     bob, dave = keys.mask("sk-" + gateways.key_of(13)), keys.mask("sk-" + gateways.key_of(15))
-    assert removed == [("group", "ghost"), ("token", f"{bob} of bob"), ("token", f"{dave} of dave"), ("user", "dave")]
+    assert removed == [
+        ("group", "ghost"),
+        ("token", f"{bob} of bob"),
+        ("token", f"{dave} of dave, with its user"),
+        ("user", "dave"),
+    ]
     after = _migrated(registry)
     assert "zoe" in after["users"]
     assert "local" in after["groups"]
@@ -251,7 +256,9 @@ def test_a_missing_driver_says_how_to_install_it(target: tuple[Registry, Cli], m
     assert builtins  # the driver is imported lazily, through importlib
     registry, cli = target
     err = _refused(cli, registry, "mysql://u@127.0.0.1:1/db")
-    assert "pip install 'modelgate[migrate]'" in err
+    assert "from the modelgate checkout, run .venv/bin/pip install -e '.[migrate]'" in err
+    assert "pip install modelgate" not in err
+    assert "pip install 'modelgate" not in err
 
 
 def test_the_password_may_come_from_the_environment(

@@ -176,7 +176,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "Channels, quotas and prices stay in the gateway.",
         epilog="SOURCE: one-api.db, sqlite:///path, mysql://user:pass@host:port/db or "
         "postgresql://user:pass@host:port/db. The password may come from MODELGATE_MIGRATE_PASSWORD instead; "
-        "it is never printed. MySQL and PostgreSQL need: pip install 'modelgate[migrate]'.",
+        "it is never printed. MySQL and PostgreSQL need the drivers: from the modelgate checkout, run "
+        ".venv/bin/pip install -e '.[migrate]'.",
     )
     parser.add_argument("source", help="the one-api / new-api database")
     parser.add_argument("--dry-run", action="store_true", help="print the changes it would make; write nothing")

@@ -19,7 +19,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 PASSWORD_VARIABLE = "MODELGATE_MIGRATE_PASSWORD"  # noqa: S105  # the variable's name, not a password
 CONNECT_TIMEOUT_SECONDS = 10
-INSTALL_HINT = "pip install 'modelgate[migrate]'"
+# From the checkout, never by name from an index: `modelgate` on PyPI is an unrelated project.
+INSTALL_HINT = "from the modelgate checkout, run .venv/bin/pip install -e '.[migrate]'"
 
 
 class SourceError(Exception):
