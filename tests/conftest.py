@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from handler.settings import Settings
 from handler.store.dynamodb import DynamoDirectory
-from handler.web.app import Service, create_app
+from handler.web.app import Service
 from handler.wiring import build_service
 from infra.apply import apply_seed
 from infra.registry import Registry
@@ -21,7 +21,6 @@ from tests.support import world
 from tests.support.server import LocalServer, fresh_table, serve
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 TABLE = "modelgate-test"
@@ -73,11 +72,6 @@ def make_service(seeded: Registry) -> Callable[..., Service]:
     return make
 
 
-@pytest.fixture
-def app(make_service: Callable[..., Service]) -> FastAPI:
-    return create_app(make_service())
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server mode on loopback, shared by the session; each test makes its own table."""
@@ -102,14 +96,6 @@ def dynamodb_local_endpoint() -> Iterator[str]:
         pytest.skip("DynamoDB Local is not installed (./infra/dev test installs it)")
     with DynamoDBLocal(jar_dir) as engine:
         yield engine.endpoint_url
-
-
-@pytest.fixture
-def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
-    """The service over HTTP on a fresh seeded table on moto's server."""
-    table, _ = fresh_table(moto_endpoint)
-    with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from infra.local.sql_engines import MariaDB, PostgreSQL, mariadb_missing, postgr
 from infra.registry import Registry
 from tests.conftest import settings_for
 from tests.support import gateways
+from tests.support.cli import WRITES, Cli, count_requests, snapshot
 from tests.support.gateways import CATALOG, ENGINES, NEW_API, ONE_API, GatewayRows, gateway_rows
 from tests.support.server import fresh_table, serve
-from tests.test_cli_support import WRITES, Cli, count_requests, snapshot
 
 DB_USER, DB_PASSWORD = "gateway", "s3cret-Pa55"
 REFUSALS = {
