@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = '''
+SAMPLE = """
 import pytest
 
 def test_runs():
@@ -30,7 +30,7 @@ def test_needs_an_engine(engine):
 @pytest.mark.xfail(reason="a known bug", strict=True)
 def test_known_bug():
     assert False
-'''
+"""
 
 
 def _pytest(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
