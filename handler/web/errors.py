@@ -5,6 +5,7 @@ OpenAI's shape is {"error": {"message", "type", "param", "code"}}; Anthropic's a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import traceback
@@ -13,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handler.core.errors import AccessDenied, ModelNotFound, NotAuthenticated, StoreUnavailable
 from handler.web.credentials import credentials
@@ -112,23 +113,19 @@ class UnexpectedErrors:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, receive, watched)
+            await self.app(scope, receive, send)
         except Exception as error:
             trace = "".join(traceback.format_exception(error))
             log.error("unexpected error: %s", redact_secrets(trace, scope))
-            if started or scope["type"] != "http":  # the answer is on its way (the client went away): nothing to add
+            if scope["type"] != "http":
                 return
             message = "The server had an error while processing your request."
             response = error_response(Request(scope), Problem(500, message, "server_error"))
-            await response(scope, receive, send)
+            # Every route sends its whole answer at once, so a bug comes before it; after it (the client went
+            # away mid-send), the server refuses a second answer, and there is nothing left to tell anyone.
+            with contextlib.suppress(Exception):
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
