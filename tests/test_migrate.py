@@ -92,7 +92,9 @@ def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[...
             import pymysql  # noqa: PLC0415
 
             def mysql() -> Any:
-                return pymysql.connect(host="127.0.0.1", port=server.port, user=user, password=password, database=name)
+                return pymysql.connect(
+                    host="127.0.0.1", port=server.port, user=user, password=password.encode(), database=name
+                )
 
             gateway = Gateway(engine, server.url(user, password, name), mysql)
         else:
@@ -464,10 +466,11 @@ def test_a_malformed_source_url_is_refused_without_its_password(target: tuple[Re
 def test_a_password_with_url_delimiters_connects_and_is_never_printed(
     make_gateway: Callable[..., Gateway], target: tuple[Registry, Cli], engine: str
 ) -> None:
-    """GIVEN a MariaDB / PostgreSQL login whose password holds `#`, `/`, `?`, `@` and `:`, written unencoded in
-    SOURCE WHEN migrating with it THEN the real driver connects and reads the gateway, the password masked in the
-    summary; WHEN the password is wrong (same characters) THEN exit 2, the server's refusal, no password."""
-    password = "#/?@: mixed-Pa55"
+    """GIVEN a MariaDB / PostgreSQL login whose password holds `#`, `/`, `?`, `@`, `:` and non-Latin-1 letters,
+    written unencoded in SOURCE WHEN migrating with it THEN the real driver connects and reads the gateway, the
+    password masked in the summary; WHEN the password is wrong (same characters) THEN exit 2, the server's
+    refusal, no password."""
+    password = "#/?@: mixed-Pa55-ü€"
     gateway = make_gateway(engine, ONE_API, gateway_rows(ONE_API, 1_900_000_000), "delimiters", password)
     assert f":{password}@" in gateway.source  # unencoded
     registry, cli = target
@@ -475,7 +478,7 @@ def test_a_password_with_url_delimiters_connects_and_is_never_printed(
     assert data["flavour"] == ONE_API
     assert data["source"].startswith(f"{engine}://delimiters:****@127.0.0.1:")
     assert password not in json.dumps(data)
-    wrong = "#/?@: wrong-Pa55"
+    wrong = "#/?@: wrong-Pa55-€"
     err = _refused(cli, registry, gateway.source.replace(password, wrong))
     assert f"{engine}://delimiters:****@127.0.0.1:" in err
     assert "cannot connect" in err

@@ -173,7 +173,8 @@ def _open_mysql(url: SourceUrl) -> Source:
             host=url.host,
             port=url.port or 3306,
             user=url.user,
-            password=url.password or "",
+            # Bytes: PyMySQL encodes a str password as latin-1, and raises (the message quoting it) on anything else.
+            password=(url.password or "").encode(),
             database=url.database,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             charset="utf8mb4",
