@@ -16,6 +16,7 @@ import pytest
 
 from handler.store import layout
 from handler.web.app import MODEL_ROUTES
+from infra.registry import Registry
 from infra.table import TEMPLATE, load_template
 from tests.support.stack import Stack
 
@@ -179,6 +180,20 @@ def test_the_table_keys_are_the_ones_the_code_uses(resources: dict[str, Any]) ->
         {"AttributeName": layout.GSI1_PK, "KeyType": "HASH"},
         {"AttributeName": layout.GSI1_SK, "KeyType": "RANGE"},
     ]
+
+
+def test_the_index_holds_only_what_the_cli_lists(seeded: Registry, resources: dict[str, Any]) -> None:
+    """GIVEN the test world applied (models, groups and their views, users, keys, the change marker) WHEN gsi1 is
+    read whole THEN it holds the four kinds the CLI lists and nothing the function reads (views, the marker);
+    each item with every attribute its table item has, which is what the listings print (projection ALL)."""
+    [index] = resources["Table"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    table_items = seeded.client.scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    indexed = seeded.client.scan(TableName=TABLE, IndexName=layout.GSI1)["Items"]
+    assert {item[layout.GSI1_PK]["S"] for item in indexed} == set(layout.LISTS.values())
+    assert any(item[layout.SK]["S"].startswith(layout.VIEW_PREFIX) for item in table_items)
+    assert sorted(indexed, key=str) == sorted((i for i in table_items if layout.GSI1_PK in i), key=str)
+    assert len(indexed) < len(table_items)
 
 
 def test_moto_table_is_created_from_the_template(dynamodb: DynamoDBClient, resources: dict[str, Any]) -> None:
