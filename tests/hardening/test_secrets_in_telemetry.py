@@ -1,13 +1,16 @@
-"""GIVEN OpenTelemetry's SDK recording into memory, with the instrumentations the AWS ADOT layer turns on
-(FastAPI's, which wraps FastAPI's whole middleware stack, and the Lambda one, which wraps the handler itself)
+"""GIVEN OpenTelemetry's SDK recording into memory: as the AWS ADOT layer configures it (a global provider, which
+turns on FastAPI's own telemetry), and with the instrumentations ADOT adds (OpenTelemetry's FastAPI one, which
+wraps FastAPI's whole middleware stack, and the Lambda one, which wraps the handler itself)
 WHEN keys arrive as `?key=`, as headers and as a session cookie, through the Lambda entry and over HTTP
 THEN no span attribute, event or status holds a key or a cookie: the spans say `key=REDACTED`."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -28,6 +31,7 @@ from tests.support.server import fresh_table, serve
 
 KEY = world.KEYS["full"]
 NEAR_MISS = KEY[:-1] + "9"  # an unknown key: refused, still never recorded
+ROOT = Path(__file__).resolve().parent.parent.parent
 SESSION = expected.session_value("bob")
 SECRETS = (KEY, NEAR_MISS, world.KEYS["bob"], SESSION)
 
@@ -126,3 +130,73 @@ def test_no_key_or_cookie_reaches_a_span_over_http(
     _assert_no_secret(spans)
     urls = [str((s.attributes or {}).get("http.url")) for s in spans if "http.url" in (s.attributes or {})]
     assert [url.partition("?")[2] for url in urls] == ["key=REDACTED", "key=REDACTED", "", "", "key=REDACTED"]
+
+
+# A fresh interpreter, as Lambda starts one under ADOT: the global provider is set before handler.main is imported,
+# so FastAPI's own telemetry (FastAPI >= 0.16x) records every request. Prints the spans and the answers' statuses.
+GLOBAL_PROVIDER = """
+import json, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+import handler.main
+from tests.support.events import api_event, invoke
+
+kind, key, near_miss = sys.argv[1:4]
+statuses = [
+    invoke(handler.main.handler, api_event(kind, "/v1beta/models", query=f"key={key}&pageSize=2")).status,
+    invoke(handler.main.handler, api_event(kind, "/v1beta/models", query=f"key={near_miss}")).status,
+]
+spans = [
+    {
+        "name": s.name,
+        "attributes": dict(s.attributes or {}),
+        "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in s.events],
+        "status": s.status.description,
+    }
+    for s in exporter.get_finished_spans()
+]
+print(json.dumps({"statuses": statuses, "spans": spans}, default=str))
+"""
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
+def test_fastapis_own_telemetry_under_a_global_provider_records_no_key(moto_endpoint: str, kind: str) -> None:
+    """GIVEN a global SDK tracer provider set before the function is imported (what the ADOT layer does), which
+    turns FastAPI's own telemetry on WHEN `?key=` lists, valid and unknown THEN its server spans record
+    `url.query` as key=REDACTED, and no span holds the key."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    table, _ = fresh_table(moto_endpoint)
+    env = {
+        **os.environ,
+        "TABLE_NAME": table,
+        "DYNAMODB_ENDPOINT_URL": moto_endpoint,
+        "SESSION_SECRET": world.SESSION_SECRET,
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDER, kind, KEY, NEAR_MISS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=ROOT,
+    )
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["statuses"] == [200, 400]
+    text = json.dumps(report["spans"])
+    for secret in SECRETS:
+        for form in (secret, quote_plus(secret), secret[8:]):
+            assert form not in text
+    queries = [span["attributes"].get("url.query") for span in report["spans"] if "url.query" in span["attributes"]]
+    assert queries == ["key=REDACTED&pageSize=2", "key=REDACTED"], text
