@@ -1,5 +1,5 @@
 """GIVEN every log record of a full scenario captured at DEBUG on the root logger, plus stdout and stderr
-WHEN keys, sessions, bad credentials and store faults go through the function
+WHEN keys, sessions, bad credentials, store faults and a bug (a 500) go through the function
 THEN no plaintext key, cookie value or session secret appears anywhere, and each request leaves one structured
 record with its request id, caller kind and token id.
 
