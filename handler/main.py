@@ -14,6 +14,7 @@ from mangum import Mangum
 from handler.core.listing import to_json
 from handler.settings import Settings
 from handler.web.app import create_app
+from handler.web.telemetry import scrub_current_span
 from handler.wiring import build_service
 
 logging.getLogger("modelgate").setLevel(os.environ.get("MODELGATE_LOG_LEVEL", "INFO").upper())
@@ -40,13 +41,16 @@ _UNREADABLE = to_json(
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Mangum, but an event it cannot read (`Host: a:b:c`, a bad base64 body) gets a 400, not a Lambda error."""
+    """Mangum, but an event it cannot read (`Host: a:b:c`, a bad base64 body, a missing field, not an HTTP event
+    at all) gets a 400 in OpenAI's shape, not a Lambda error."""
+    scrub_current_span()
     try:
         response: dict[str, Any] = asgi_handler(event, context)
-    except ValueError:  # raised while Mangum reads the event; errors inside the app never get here
-        logging.getLogger("modelgate.web").warning("unreadable request event")
+    except Exception as error:  # raised while Mangum reads the event: the app ends its own errors as a 500
+        # The type only: the text may quote the event (a header, a cookie).
+        logging.getLogger("modelgate.web").warning("unreadable request event: %s", type(error).__name__)
         response = {"statusCode": 400, "body": _UNREADABLE, "isBase64Encoded": False}
-        if "multiValueHeaders" in event:  # ALB in multi-value mode rejects a plain `headers` map
+        if isinstance(event, dict) and "multiValueHeaders" in event:  # ALB multi-value mode rejects `headers`
             response["multiValueHeaders"] = {"content-type": ["application/json"]}
         else:
             response["headers"] = {"content-type": "application/json"}

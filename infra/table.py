@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from infra.safe_yaml import SafeLoader, load_yaml
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -15,17 +17,17 @@ TABLE_RESOURCE = "Table"
 _CREATE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
+class _CloudFormationLoader(SafeLoader):
     """Reads CloudFormation YAML; intrinsic functions (!Ref, !If, ...) become plain values we never use here."""
 
 
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+def _intrinsic(loader: SafeLoader, suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
 
 
@@ -33,8 +35,7 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    with path.open() as stream:
-        document: dict[str, Any] = yaml.load(stream, Loader=_CloudFormationLoader)  # noqa: S506  # safe subclass
+    document: dict[str, Any] = load_yaml(path.read_text(encoding="utf-8"), _CloudFormationLoader)
     return document
 
 

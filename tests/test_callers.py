@@ -6,11 +6,8 @@ The core reads through its Directory port; these tests give it an in-memory one 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import string
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -20,20 +17,24 @@ from handler.core.callers import (
     MALFORMED_HEADER,
     MISSING_KEY,
     Caller,
-    CallerResolver,
     Credentials,
     cookie_values,
 )
 from handler.core.errors import NotAuthenticated
 from handler.core.listing import visible_members
-from handler.core.records import GroupView, Member, Token, User
-from handler.core.sessions import SessionSigner
+from handler.core.records import GroupView, Member, User
 from infra.registry import Registry
 from tests.support import world
-
-NOW = 1_800_000_000.0
-SECRET = "callers-test-secret-0123456789abcdef0123"
-COOKIE = "modelgate_session"
+from tests.support.callers import (
+    COOKIE,
+    NOW,
+    MemoryDirectory,
+    bearer,
+    credentials,
+    resolver,
+    session,
+    token,
+)
 
 FULL = "sk-abFULL0000000000000000000000000000000000000000wxyz"
 LIMITED = "sk-cdLIMITED00000000000000000000000000000000000000stuv"
@@ -47,71 +48,18 @@ OWNER_MISSING = "sk-qrOWNERMISSING000000000000000000000000000000000qrst"
 UNKNOWN = "sk-stUNKNOWN00000000000000000000000000000000000000mnop"
 
 
-def _token(
-    token_id: str,
-    user_id: str,
-    *,
-    models: tuple[str, ...] | None = None,
-    status: str = "enabled",
-    expires_at: float | None = None,
-    networks: tuple[str, ...] | None = None,
-    group: str | None = None,
-) -> Token:
-    parsed = None if networks is None else tuple(ipaddress.ip_network(n) for n in networks)
-    return Token(token_id, user_id, token_id, models, status, expires_at, parsed, group)
-
-
-@dataclass
-class MemoryDirectory:
-    """The Directory port over dicts; `lookups` records every read, in order."""
-
-    tokens_by_hash: dict[str, Token] = field(default_factory=dict)
-    users: dict[str, User] = field(default_factory=dict)
-    groups: dict[str, GroupView] = field(default_factory=dict)
-    lookups: list[tuple[str, str]] = field(default_factory=list)
-    changes: int = 0  # the change marker
-
-    def revision(self) -> int:
-        self.lookups.append(("revision", ""))
-        return self.changes
-
-    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
-        self.lookups.append(("tokens+revision", ",".join(key_hashes)))
-        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}, self.changes
-
-    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
-        self.lookups.append(("user+revision", user_id))
-        return self.users.get(user_id), self.changes
-
-    def token(self, key_hash: str) -> Token | None:
-        self.lookups.append(("token", key_hash))
-        return self.tokens_by_hash.get(key_hash)
-
-    def tokens(self, key_hashes: Sequence[str]) -> Mapping[str, Token]:
-        self.lookups.append(("tokens", ",".join(key_hashes)))
-        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}
-
-    def user(self, user_id: str) -> User | None:
-        self.lookups.append(("user", user_id))
-        return self.users.get(user_id)
-
-    def group(self, name: str) -> GroupView | None:
-        self.lookups.append(("group", name))
-        return self.groups.get(name)
-
-
 @pytest.fixture
 def directory() -> MemoryDirectory:
     tokens = {
-        FULL: _token("tok_full", "alice"),
-        LIMITED: _token("tok_limited", "alice", models=("davinci", "gpt-4o")),
-        EMPTY: _token("tok_empty", "alice", models=()),
-        DISABLED: _token("tok_disabled", "alice", status="disabled"),
-        EXPIRED: _token("tok_expired", "alice", expires_at=NOW - 1),
-        EXPIRES_NOW: _token("tok_now", "alice", expires_at=NOW),
-        EXPIRES_SOON: _token("tok_soon", "alice", expires_at=NOW + 1),
-        OWNER_DISABLED: _token("tok_carol", "carol"),
-        OWNER_MISSING: _token("tok_ghost", "ghost"),
+        FULL: token("tok_full", "alice"),
+        LIMITED: token("tok_limited", "alice", models=("davinci", "gpt-4o")),
+        EMPTY: token("tok_empty", "alice", models=()),
+        DISABLED: token("tok_disabled", "alice", status="disabled"),
+        EXPIRED: token("tok_expired", "alice", expires_at=NOW - 1),
+        EXPIRES_NOW: token("tok_now", "alice", expires_at=NOW),
+        EXPIRES_SOON: token("tok_soon", "alice", expires_at=NOW + 1),
+        OWNER_DISABLED: token("tok_carol", "carol"),
+        OWNER_MISSING: token("tok_ghost", "ghost"),
     }
     users = {
         "alice": User("alice", "vip", True),
@@ -120,31 +68,6 @@ def directory() -> MemoryDirectory:
         "dave": User("dave", "basic", True, sessions_valid_after=NOW - 100),
     }
     return MemoryDirectory(tokens_by_hash={keys.key_hash(k): t for k, t in tokens.items()}, users=users)
-
-
-def resolver(directory: MemoryDirectory, *, anonymous: bool = True, sessions: bool = True) -> CallerResolver:
-    return CallerResolver(
-        directory,
-        sessions=SessionSigner(SECRET) if sessions else None,
-        session_cookie=COOKIE,
-        anonymous_access=anonymous,
-        clock=lambda: NOW,
-    )
-
-
-def session(user_id: str, *, issued_at: float = NOW - 10, ttl: int = 3600, secret: str = SECRET) -> str:
-    return f"{COOKIE}={SessionSigner(secret).issue(user_id, now=int(issued_at), ttl_seconds=ttl)}"
-
-
-def credentials(
-    authorization: list[str], cookie: str | None = None, *keys: str, client_ip: str | None = None
-) -> Credentials:
-    """What the web layer gathers: Authorization values, the cookie header, keys sent elsewhere, the peer address."""
-    return Credentials(tuple(authorization), tuple(keys), cookie, client_ip)
-
-
-def bearer(key: str) -> list[str]:
-    return [f"Bearer {key}"]
 
 
 def refusal(directory: MemoryDirectory, authorization: list[str], cookie: str | None = None) -> NotAuthenticated:

@@ -22,8 +22,8 @@ from infra.registry import Registry
 from infra.seed import parse_seed
 from infra.table import create_table
 from tests.conftest import TABLE, settings_for
+from tests.support.cli import WRITES, Cli, count_requests, snapshot
 from tests.support.events import api_event, invoke
-from tests.test_cli_support import WRITES, Cli, count_requests, snapshot
 
 CAPABILITIES = {
     "batch": {"supported": True},

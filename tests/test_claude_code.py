@@ -80,8 +80,6 @@ def claude_code() -> str:
     found = os.environ.get("MODELGATE_CLAUDE_CODE") or shutil.which("claude")
     if found:
         return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("Claude Code is required in CI: infra/test-tools.sh (ensure_claude_code) installs it from npm")
     pytest.skip("Claude Code not installed (npm @anthropic-ai/claude-code; ./infra/dev test installs it)")
 
 

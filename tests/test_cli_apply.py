@@ -15,7 +15,7 @@ from infra.registry import Registry
 from infra.table import create_table
 from tests.conftest import TABLE
 from tests.support import world
-from tests.test_cli_support import WRITES, Cli, count_requests, snapshot
+from tests.support.cli import WRITES, Cli, count_requests, snapshot
 
 NEW_KEY = "sk-test-dave-0000000000000000000000000000000000000000000000"
 

@@ -20,7 +20,7 @@ from infra.local.embedded import free_port
 from infra.registry import Registry
 from tests.conftest import TABLE
 from tests.support import world
-from tests.test_cli_support import Cli, snapshot
+from tests.support.cli import Cli, snapshot
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from handler.store.dynamodb import DynamoDirectory
 from infra.cli.context import Context
 from infra.registry import Conflict, Contended, Registry, retry_conflicts
 from tests.conftest import TABLE
+from tests.support.cli import Cli
 from tests.support.server import fresh_table, http_dynamodb
-from tests.test_cli_support import Cli
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ import yaml
 from infra.registry import Registry, RegistryError
 from infra.table import create_table
 from tests.conftest import TABLE
+from tests.support.cli import DUMP_004, WRITES, Cli, count_requests, dump_004, snapshot
 from tests.support.server import http_dynamodb
-from tests.test_cli_support import DUMP_004, WRITES, Cli, count_requests, dump_004, snapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient

@@ -21,8 +21,8 @@ from handler.web.app import create_app
 from handler.wiring import build_service
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
+from tests.support.cli import DATA, WRITES, Cli, count_requests, snapshot
 from tests.support.events import api_event, invoke
-from tests.test_cli_support import DATA, WRITES, Cli, count_requests, snapshot
 
 ANTHROPIC = DATA / "anthropic-models.json"
 GEMINI = DATA / "gemini-models.json"

@@ -19,7 +19,7 @@ from infra.cli.main import build_parser
 from infra.registry import Registry
 from tests.conftest import TABLE
 from tests.support import world
-from tests.test_cli_support import Cli, Run
+from tests.support.cli import Cli, Run
 
 # Where an id goes: positional ids and names, and the options that name a user, a group or models.
 ID_DESTS = {"id", "name", "group", "user", "models"}

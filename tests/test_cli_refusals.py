@@ -19,7 +19,7 @@ from infra.seed import parse_seed
 from infra.table import create_table
 from tests.conftest import TABLE
 from tests.support import world
-from tests.test_cli_support import Cli, snapshot
+from tests.support.cli import Cli, snapshot
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import pytest
 from handler.settings import Settings
 from infra.table import create_table
 from tests.support import world
+from tests.support.cli import DUMP_004, Cli, dump_004
 from tests.support.server import LocalServer, http_dynamodb, serve
-from tests.test_cli_support import DUMP_004, Cli, dump_004
 
 TTL = 0.3  # the service's REVALIDATE_SECONDS
 ENGINES = [

@@ -19,8 +19,8 @@ from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
 from tests.hardening.wire import Request, send
 from tests.support import codex as fixtures
+from tests.support.cli import Cli, snapshot
 from tests.support.codex_world import BAD_ENTRIES, GPT, MINI, built, patched
-from tests.test_cli_support import Cli, snapshot
 
 # -- the catalog: import, set, apply, checked -------------------------------------------------------------------------
 

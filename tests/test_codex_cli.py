@@ -22,6 +22,7 @@ from handler.web.dialects import codex as dialect
 from tests.conftest import settings_for
 from tests.hardening.wire import send
 from tests.support import codex as fixtures
+from tests.support.cli import Cli
 from tests.support.codex_world import (
     BAD_ENTRIES,
     BAD_KEY,
@@ -40,7 +41,6 @@ from tests.support.codex_world import (
     patched,
 )
 from tests.support.server import LocalServer, fresh_table, serve
-from tests.test_cli_support import Cli
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -309,10 +310,17 @@ class _BrokenDirectory:
 @pytest.mark.parametrize("kind", KINDS)
 def test_an_unexpected_error_is_an_openai_shaped_500(kind: str, caplog: pytest.LogCaptureFixture) -> None:
     """GIVEN a store with a bug WHEN listing THEN 500 in OpenAI's shape: no trace, no exception text, no key."""
+    caplog.set_level(logging.DEBUG)
     broken = Mangum(create_app(build_service(settings_for(), _BrokenDirectory())), lifespan="off")
     response = invoke(broken, api_event(kind, headers=expected.auth_headers("full")))
     assert (response.status, _json(response)) == (500, expected.INTERNAL)
     assert b"bug while reading" not in response.body
+    # AND the bug is logged once, its text with the key masked, and nothing else logs it (Mangum, a traceback)
+    (error,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.name == "modelgate.web"
+    assert f"RuntimeError: bug while reading {world.KEYS['full'][:3]}****" in error.getMessage()
+    assert error.exc_info is None
+    assert world.KEYS["full"] not in caplog.text
 
 
 # -- the store's shapes, and the real entry point ---------------------------------------------------------------------
@@ -355,3 +363,73 @@ def test_the_deployed_entry_point_answers(table: DynamoDBClient, kind: str, monk
         event = api_event(kind, headers=expected.auth_headers(caller), cookies=expected.cookies(caller))
         response = invoke(entry, event)
         assert (response.status, _json(response)) == (200, expected.listing(caller))
+
+
+# -- events no API Gateway sends: crafted or broken ---------------------------------------------------------------
+
+INVALID = {"message": "The request is not valid.", "type": "invalid_request_error", "param": None}
+
+
+def _without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    """`event` with the field at `path` removed (nothing when it is absent: the kind has no such field)."""
+    holder: Any = event
+    for name in path[:-1]:
+        holder = holder.get(name) or {}
+    holder.pop(path[-1], None)
+    return event
+
+
+MALFORMED: dict[str, Any] = {
+    "no requestContext": lambda kind: _without(api_event(kind), "requestContext"),
+    "no method": lambda kind: _without(_without(api_event(kind), "httpMethod"), "requestContext", "http", "method"),
+    "headers null": lambda kind: {**api_event(kind), "headers": None, "multiValueHeaders": None},
+    "no headers": lambda kind: _without(_without(api_event(kind), "headers"), "multiValueHeaders"),
+    "a lone surrogate in a query name": lambda kind: api_event(kind, query="\udc80=1"),
+    "not an HTTP event": lambda kind: {"Records": [{"eventSource": "aws:sqs", "body": kind}]},
+}
+
+
+# What Mangum reads without the field: API Gateway's kinds need no header, and REST reads null headers as none.
+READABLE = {("no headers", kind) for kind in ("http-api-v2", "rest-api-v1", "function-url")} | {
+    ("headers null", "rest-api-v1")
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_event_gets_an_openai_shaped_400(
+    table: DynamoDBClient, kind: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN the deployed entry point WHEN an event lacks a field Mangum reads, or is not an HTTP event at all
+    THEN 400 in OpenAI's shape (nothing raised out of handler(), no 500); a request that needs no missing field
+    is answered as usual."""
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SESSION_SECRET", world.SESSION_SECRET)
+    import handler.main  # noqa: PLC0415
+
+    entry = importlib.reload(handler.main).handler
+    response = invoke(entry, MALFORMED[name](kind))
+    if (name, kind) in READABLE:
+        assert (response.status, _json(response)) == (200, expected.listing("anonymous"))
+        return
+    assert response.status == 400
+    assert _json(response) == {"error": {**INVALID, "code": "invalid_request"}}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_lone_surrogate_in_the_path_is_a_400_naming_the_model(handler: Mangum, kind: str) -> None:
+    """GIVEN an event whose path holds a lone surrogate (no UTF-8 request can carry one) WHEN it retrieves
+    THEN 400 in OpenAI's shape naming the model parameter: never a 500 from an error body that cannot be encoded."""
+    event = api_event(kind, "/v1/models/gpt-\ud800", headers=expected.auth_headers("full"))
+    response = invoke(handler, event)
+    assert (response.status, _json(response)) == (
+        400,
+        {
+            "error": {
+                **INVALID,
+                "message": "The model id is not valid UTF-8.",
+                "param": "model",
+                "code": "invalid_request",
+            }
+        },
+    )

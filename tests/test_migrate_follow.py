@@ -22,8 +22,8 @@ from infra.migrate.status import read_statuses, revision
 from infra.registry import Registry
 from tests.conftest import DB_PASSWORD, Gateway
 from tests.support import gateways
+from tests.support.cli import WRITES, Cli, count_requests, snapshot
 from tests.support.gateways import ENGINES, NEW_API, ONE_API, GatewayRows, gateway_rows
-from tests.test_cli_support import WRITES, Cli, count_requests, snapshot
 
 NOW = 1_900_000_000
 MakeGateway = Callable[[str, str, GatewayRows], Gateway]

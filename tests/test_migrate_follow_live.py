@@ -23,9 +23,9 @@ from infra.migrate.status import read_statuses
 from infra.registry import Registry
 from tests.conftest import DB_PASSWORD, Gateway, settings_for
 from tests.support import gateways
+from tests.support.cli import Cli
 from tests.support.gateways import ENGINES, ONE_API, GatewayRows, gateway_rows
 from tests.support.server import serve
-from tests.test_cli_support import Cli
 
 NOW = int(time.time())
 # A change reaches a warm container within one interval, one pass and REVALIDATE_SECONDS (2 s); the margin is for a

@@ -16,8 +16,8 @@ from infra.registry import Registry
 from infra.seed import Seed
 from tests.conftest import Gateway
 from tests.support import gateways
+from tests.support.cli import Cli, snapshot
 from tests.support.gateways import ENGINES, NEW_API, ONE_API, GatewayRows, gateway_rows
-from tests.test_cli_support import Cli, snapshot
 
 NOW = 1_900_000_000
 

@@ -31,8 +31,8 @@ from handler.wiring import build_service
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
 from tests.support import world
+from tests.support.cli import Cli
 from tests.support.server import fresh_table, http_dynamodb
-from tests.test_cli_support import Cli
 
 COOKIE = "modelgate_session"
 DEFAULT_GROUP = world.GROUPS["default"]

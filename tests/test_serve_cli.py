@@ -379,3 +379,32 @@ def test_access_log_prints_method_route_status_and_latency_and_never_a_credentia
     printed = "\n".join(after_banner)
     for secret in (DEMO_KEYS["all"], "secret-in-the-query", "sk-unknown", "Llama", "secret-path"):
         assert secret not in printed
+
+
+def test_trace_logging_shows_requests_but_never_a_key_or_a_cookie() -> None:
+    """GIVEN `serve --log-level trace` (uvicorn logs every ASGI scope and message) WHEN a key comes as `?key=`,
+    as a bearer header and in a percent-encoded parameter name, and a cookie comes along
+    THEN the trace shows each request's scope with key=REDACTED, and no key or cookie value anywhere."""
+    query_key, bearer_key, cookie = DEMO_KEYS["all"], DEMO_KEYS["bob"], "modelgate_session=v1.cookie-value-secret"
+    with modelgate_serve("--log-level", "trace", env=cli_env()) as served:
+        served.wait_for_line("Manage it from another shell")
+        calls = [
+            ("/v1beta/models", {"key": query_key}, {}),
+            (f"/v1beta/models?%6bey={query_key}&pageSize=1", None, {}),
+            ("/v1/models", None, {"Authorization": f"Bearer {bearer_key}", "Cookie": cookie}),
+        ]
+        for path, params, headers in calls:
+            reply = httpx.get(served.base_url + path, params=params, headers=headers, timeout=10)
+            assert reply.status_code == 200
+        deadline = time.monotonic() + 10
+        while sum("Started scope=" in line for line in served.lines) < 1 + len(calls):  # the readiness probe, too
+            assert time.monotonic() < deadline, served.output
+            time.sleep(0.05)
+        assert_clean_exit(served)
+    started = [line for line in served.lines if "Started scope=" in line]
+    assert sum("'query_string': b'key=REDACTED'" in line for line in started) == 1
+    assert sum("'query_string': b'key=REDACTED&pageSize=1'" in line for line in started) == 1
+    after_banner = served.lines[next(i for i, line in enumerate(served.lines) if "Manage it" in line) + 1 :]
+    printed = "\n".join(after_banner)  # the banner itself shows the demo keys, on purpose
+    for secret in (query_key, bearer_key, "cookie-value-secret", query_key[10:]):
+        assert secret not in printed

@@ -56,6 +56,25 @@ def test_the_value_is_v1_payload_signature_in_base64url(signer: SessionSigner) -
     assert SECRET not in value
 
 
+# A cookie pinned byte for byte, computed outside Python (openssl: the key is SHA-256 of "modelgate-session:" and
+# the secret; the MAC is HMAC-SHA256 of "v1.<payload>"). Cookies must stay valid across versions and regions:
+# a change to the payload, the key derivation or the MAC breaks this test, never the users' sessions unnoticed.
+KNOWN_SECRET = "known-answer-secret-0123456789abcdef0123456789"
+KNOWN_COOKIE = (
+    "v1.eyJzdWIiOiJhbGljZSIsImlhdCI6MTc2NzIyNTYwMCwiZXhwIjoxNzY3MzEyMDAwfQ.8ZtQCClvTQCe6LinDIuCCmcv9LHqXZgr6xD_3dDb_bk"
+)
+KNOWN_ISSUED = 1_767_225_600  # 2026-01-01T00:00:00Z, for a day
+
+
+def test_a_known_cookie_is_issued_byte_for_byte_and_accepted() -> None:
+    """GIVEN a fixed secret, user and issue time WHEN a day's session is issued THEN exactly the pinned cookie;
+    WHEN that cookie is verified within the day THEN alice's session, and from another secret nothing."""
+    signer = SessionSigner(KNOWN_SECRET)
+    assert signer.issue("alice", now=KNOWN_ISSUED, ttl_seconds=86_400) == KNOWN_COOKIE
+    assert signer.verify(KNOWN_COOKIE, now=KNOWN_ISSUED + 3600) == Session("alice", KNOWN_ISSUED, KNOWN_ISSUED + 86_400)
+    assert SessionSigner(KNOWN_SECRET + "x").verify(KNOWN_COOKIE, now=KNOWN_ISSUED + 3600) is None
+
+
 def test_expiry_is_exclusive(signer: SessionSigner) -> None:
     """GIVEN a 60 s session WHEN verified at its last second and at its expiry instant THEN valid, then refused."""
     value = signer.issue("alice", now=NOW, ttl_seconds=60)

@@ -10,7 +10,7 @@ from handler.core.callers import Caller, CallerResolver
 from handler.core.errors import AccessDenied, NotAuthenticated
 from handler.core.records import User
 from handler.store.cache import CachedDirectory
-from tests.test_callers import NOW, MemoryDirectory, _token, bearer, credentials, resolver
+from tests.support.callers import NOW, MemoryDirectory, bearer, credentials, resolver, token
 
 ONE_API = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghijkl"  # 48 letters and digits, as one-api stores it
 assert len(ONE_API) == 48
@@ -21,19 +21,19 @@ DASHED = "sk-test-carol-with-dashes-0000000000000000000000000000"  # an ordinary
 
 def _directory() -> MemoryDirectory:
     tokens = {
-        STORED: _token("tok_oneapi", "alice", models=("gpt-4o",)),
-        DASHED: _token("tok_dashed", "alice"),
-        "sk-exhausted-0000000000000000000000000000000000000": _token("tok_out", "alice", status="exhausted"),
-        "sk-expired-status-000000000000000000000000000000000": _token("tok_exp", "alice", status="expired"),
-        "sk-disabled-0000000000000000000000000000000000000000": _token("tok_off", "alice", status="disabled"),
-        "sk-subnet-000000000000000000000000000000000000000000": _token(
+        STORED: token("tok_oneapi", "alice", models=("gpt-4o",)),
+        DASHED: token("tok_dashed", "alice"),
+        "sk-exhausted-0000000000000000000000000000000000000": token("tok_out", "alice", status="exhausted"),
+        "sk-expired-status-000000000000000000000000000000000": token("tok_exp", "alice", status="expired"),
+        "sk-disabled-0000000000000000000000000000000000000000": token("tok_off", "alice", status="disabled"),
+        "sk-subnet-000000000000000000000000000000000000000000": token(
             "tok_net", "alice", networks=("10.0.0.0/8", "192.168.1.7/32", "2001:db8::/32")
         ),
-        "sk-group-0000000000000000000000000000000000000000000": _token("tok_grp", "alice", group="basic"),
-        "sk-group-limited-000000000000000000000000000000000000": _token(
+        "sk-group-0000000000000000000000000000000000000000000": token("tok_grp", "alice", group="basic"),
+        "sk-group-limited-000000000000000000000000000000000000": token(
             "tok_grp_lim", "alice", group="basic", models=("gpt-4o-mini", "gpt-4o")
         ),
-        "sk-group-carol-000000000000000000000000000000000000000": _token("tok_grp_carol", "carol", group="basic"),
+        "sk-group-carol-000000000000000000000000000000000000000": token("tok_grp_carol", "carol", group="basic"),
     }
     users = {"alice": User("alice", "vip", True), "carol": User("carol", "vip", False)}
     return MemoryDirectory(tokens_by_hash={keys.key_hash(k): t for k, t in tokens.items()}, users=users)
@@ -49,7 +49,7 @@ def _refusal(directory: MemoryDirectory, key: str, client_ip: str | None = None)
 
 
 @pytest.mark.parametrize("sent", [STORED, ONE_API, f"{STORED}-3", f"{ONE_API}-12", f"{STORED}-a-b"])
-def test_every_one_api_form_of_a_key_is_its_token(sent: str) -> None:
+def test_every_one_api_form_of_a_key_is_itstoken(sent: str) -> None:
     """GIVEN a migrated one-api key, stored as sha256("sk-" + key)
     WHEN a client sends it as sk-<key>, <key>, sk-<key>-<suffix> or <key>-<suffix>
     THEN each is that token, with its own list."""
@@ -73,7 +73,7 @@ def test_the_key_as_sent_wins_over_its_one_api_reading() -> None:
     """GIVEN a token stored under the bare 48 characters themselves and another under sk-<them>
     WHEN the bare form is sent THEN the key as sent is the one that answers."""
     directory = _directory()
-    directory.tokens_by_hash[keys.key_hash(ONE_API)] = _token("tok_bare", "alice")
+    directory.tokens_by_hash[keys.key_hash(ONE_API)] = token("tok_bare", "alice")
     assert resolver(directory).resolve(credentials(bearer(ONE_API), None)).token_id == "tok_bare"
     assert resolver(directory).resolve(credentials(bearer(f"{STORED}-1"), None)).token_id == "tok_oneapi"
 

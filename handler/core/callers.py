@@ -36,7 +36,7 @@ class Credentials:
     authorization: tuple[str, ...] = field(default=(), repr=False)  # every Authorization header value, as sent
     keys: tuple[str, ...] = field(default=(), repr=False)  # x-api-key, x-goog-api-key and `key` query values
     cookie: str | None = field(default=None, repr=False)  # the Cookie header(s), joined
-    client_ip: str | None = None  # the network peer (API Gateway's source IP), never X-Forwarded-For
+    client_ip: str | None = None  # the peer; behind an ALB the address it appended; never a client-set X-Forwarded-For
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from handler.core import callers
 from handler.core.access import ModelAccess
@@ -15,8 +16,8 @@ from handler.metrics import Metrics
 from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
-from handler.web.credentials import QueryKeyScrub, credentials
-from handler.web.dialects import dialect_for
+from handler.web.credentials import credentials, scrub_query_keys
+from handler.web.dialects import BadRequest, dialect_for
 from handler.web.responses import document_response
 
 # Where each dialect lists models: OpenAI and Anthropic (and google-genai's default v1) share /v1/models.
@@ -77,6 +78,8 @@ async def retrieve_model(request: Request) -> Response:
     model: str = request.scope["path"].partition(prefix)[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
         return await list_models(request)
+    if not model.isascii() and not _is_text(model):  # a crafted Lambda event: a lone surrogate in the path
+        raise BadRequest("The model id is not valid UTF-8.", param="model")
     dialect = dialect_for(request.scope)
     request.state.dialect = dialect.name
     caller = _current_caller(request)
@@ -89,8 +92,26 @@ async def retrieve_model(request: Request) -> Response:
     raise ModelNotFound(model)
 
 
+class ModelGate(FastAPI):
+    """FastAPI, with the `key` query parameter taken out before anything sees the request. An instrumentation
+    wraps FastAPI's middleware stack from outside every middleware (OpenTelemetry's FastAPI instrumentation, which
+    the ADOT layer turns on, records `url.query`), but it runs inside this call."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scrub_query_keys(scope)
+        await super().__call__(scope, receive, send)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def create_app(service: Service) -> FastAPI:
-    app = FastAPI(title="modelgate", version="1.0.0", docs_url=None, redoc_url=None)
+    app = ModelGate(title="modelgate", version="1.0.0", docs_url=None, redoc_url=None)
     app.state.service = service
     for prefix in MODEL_ROUTES:
         retrieve = f"{prefix}/{MODEL_SEGMENT}"
@@ -109,11 +130,10 @@ def create_app(service: Service) -> FastAPI:
             )
             # HEAD: GET's answer without the body. Its own route, out of the schema (one operation per route).
             app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, include_in_schema=False)
-    errors.install(app)
+    errors.install(app)  # the innermost middleware: an unexpected error ends there, as a 500
     app.add_middleware(
         CorsMiddleware,
         allow_origins=service.settings.cors_allow_origins,
         credential_origins=service.settings.cors_credential_origins,
     )
-    app.add_middleware(QueryKeyScrub)  # outermost: the `key` query parameter is gone before anything reads the URL
     return app

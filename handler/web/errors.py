@@ -5,22 +5,27 @@ OpenAI's shape is {"error": {"message", "type", "param", "code"}}; Anthropic's a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from handler.core.errors import AccessDenied, ModelNotFound, NotAuthenticated, StoreUnavailable
+from handler.web.credentials import credentials
 from handler.web.dialects import BadRequest, Problem, dialect_for
 from handler.web.requestlog import log_request, request_id
 
 log = logging.getLogger("modelgate.web")
 MAX_ECHOED_ID = 256
 RETRY_AFTER_SECONDS = "1"
+MIN_SECRET_CHARS = 6  # shorter presented values are no secret, and masking them would mangle the whole text
 # `sk-` starting a word: a pasted key. Inside a word (`mask-rcnn`, `task-router`) it is part of a model id.
 _KEYLIKE = re.compile(r"(?<![A-Za-z0-9])sk-[^\s'\"]{4,}")
 
@@ -93,10 +98,46 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     return error_response(request, Problem(400, "The request is not valid.", code="invalid_request"))
 
 
-async def _unexpected(request: Request, error: Exception) -> Response:
-    log.error("unexpected error", exc_info=error)
-    message = "The server had an error while processing your request."
-    return error_response(request, Problem(500, message, "server_error"))
+def _secrets(scope: Scope) -> list[str]:
+    """What the request presented that must not be logged: its keys, the token of each Authorization value and
+    each cookie's value."""
+    found = credentials(scope)
+    presented = [value.partition(" ")[2] or value for value in found.authorization]
+    presented += found.keys
+    if found.cookie:
+        presented += [cookie.partition("=")[2] for cookie in found.cookie.split(";")]
+    return sorted((s.strip() for s in presented if len(s.strip()) >= MIN_SECRET_CHARS), key=len, reverse=True)
+
+
+def redact_secrets(text: str, scope: Scope) -> str:
+    """`text` with every credential of the request, and anything shaped like a key, masked."""
+    for secret in _secrets(scope):
+        text = text.replace(secret, secret[:3] + "****")
+    return _KEYLIKE.sub(lambda m: m.group(0)[:5] + "****", text)
+
+
+class UnexpectedErrors:
+    """The innermost middleware: an exception no handler took ends here, as a 500 in the caller's dialect, logged
+    with the request's credentials masked. Registered as Starlette's `Exception` handler it would be re-raised to
+    the server (Mangum's and uvicorn's loggers, OpenTelemetry's span events), text and all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as error:
+            trace = "".join(traceback.format_exception(error))
+            log.error("unexpected error: %s", redact_secrets(trace, scope))
+            if scope["type"] != "http":
+                return
+            message = "The server had an error while processing your request."
+            response = error_response(Request(scope), Problem(500, message, "server_error"))
+            # Every route sends its whole answer at once, so a bug comes before it; after it (the client went
+            # away mid-send), the server refuses a second answer, and there is nothing left to tell anyone.
+            with contextlib.suppress(Exception):
+                await response(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -107,4 +148,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StoreUnavailable, _store_unavailable)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrors)

@@ -129,6 +129,10 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
         signer = SessionSigner(secret) if len(secret) >= 32 else None
         base_url = f"http://{args.host}:{args.port}"
         print(_banner(ctx, seed, base_url, settings, signer, source=_source(ctx, embedded, seed_path)), flush=True)
+        if args.log_level.lower() == "trace":
+            from infra.local.asgi_trace import scrub_asgi_trace_log  # noqa: PLC0415
+
+            scrub_asgi_trace_log()  # trace logs each request's scope: its query string without `key`
         # proxy_headers off: the client IP (for IP allow-lists) is the peer, never a client-sent X-Forwarded-For.
         try:
             uvicorn.run(

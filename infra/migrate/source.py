@@ -1,8 +1,10 @@
 """A one-api / new-api database, opened read-only: a SQLite file, MySQL/MariaDB or PostgreSQL.
 
 SOURCE is a path (or sqlite:///path), mysql://user:pass@host:port/db or postgresql://user:pass@host:port/db.
-The password never appears in a message: `shown` is the URL with it masked, and MODELGATE_MIGRATE_PASSWORD may
-supply it instead. The drivers (PyMySQL, psycopg 3) are imported here only, when such a source is opened.
+The password may hold any character but `%` unencoded (the credentials end at the last `@`); a `%` starts an
+escape, as in any URL. The password never appears in a message: `shown` is the URL with it masked, and
+MODELGATE_MIGRATE_PASSWORD may supply it instead. The drivers (PyMySQL, psycopg 3) are imported here only,
+when such a source is opened.
 """
 
 from __future__ import annotations
@@ -69,20 +71,24 @@ def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceUrl:
     engine = {"mysql": "mysql", "mariadb": "mysql", "postgres": "postgresql", "postgresql": "postgresql"}.get(scheme)
     if engine is None:
         raise SourceError(f"unknown source scheme {scheme!r}: use a SQLite path, mysql:// or postgresql://")
+    # The credentials end at the last `@`: a password may hold `#`, `/`, `?`, `:` or `@` unencoded. Only what
+    # follows goes through urlsplit, so none of its errors (a "port" cut out of a password) can quote it.
+    userinfo, _, location = text.partition("://")[2].rpartition("@")
+    user, _, password_text = userinfo.partition(":")
     try:
-        parts = urlsplit(text)
+        parts = urlsplit(f"{scheme}://{location}")
         port = parts.port
     except ValueError as error:
         raise SourceError(f"not a valid {engine} URL: {error}") from None
     database = unquote(parts.path.lstrip("/"))
     if not parts.hostname or not database:
         raise SourceError(f"{engine} source needs a host and a database: {engine}://user:pass@host:port/db")
-    password = unquote(parts.password) if parts.password is not None else env.get(PASSWORD_VARIABLE)
+    password = unquote(password_text) if ":" in userinfo else env.get(PASSWORD_VARIABLE)
     return SourceUrl(
         engine,
         host=parts.hostname,
         port=port,
-        user=unquote(parts.username or ""),
+        user=unquote(user),
         password=password,
         database=database,
     )
@@ -192,7 +198,8 @@ def _open_mysql(url: SourceUrl) -> Source:
             host=url.host,
             port=url.port or 3306,
             user=url.user,
-            password=url.password or "",
+            # Bytes: PyMySQL encodes a str password as latin-1, and raises (the message quoting it) on anything else.
+            password=(url.password or "").encode(),
             database=url.database,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             charset="utf8mb4",
@@ -228,6 +235,10 @@ def _open_postgresql(url: SourceUrl) -> Source:
 
 
 def _first_line(error: Exception, url: SourceUrl) -> str:
-    """The driver's message, one line, with the password taken out should the driver echo it."""
+    """The driver's message, one line, with the password taken out should the driver echo it, in any spelling."""
     text = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return text.replace(url.password, "****") if url.password else text
+    if url.password:
+        escaped = url.password.encode("unicode_escape").decode()
+        for spelling in sorted({url.password, quote(url.password, safe=""), escaped}, key=len, reverse=True):
+            text = text.replace(spelling, "****")
+    return text

@@ -51,6 +51,7 @@ class InjectedErrors:
         self.lookups: frozenset[str] = frozenset()
         self.times: int | None = None  # None: every matching attempt
         self.injected = 0  # every attempt answered with an error, retries included
+        self.client = client
         client.meta.events.register_first("before-send.dynamodb", self._answer)
 
     def fail(self, code: str | None, *lookups: str, times: int | None = None) -> None:

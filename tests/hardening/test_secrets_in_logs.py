@@ -1,5 +1,5 @@
 """GIVEN every log record of a full scenario captured at DEBUG on the root logger, plus stdout and stderr
-WHEN keys, sessions, bad credentials and store faults go through the function
+WHEN keys, sessions, bad credentials, store faults and a bug (a 500) go through the function
 THEN no plaintext key, cookie value or session secret appears anywhere, and each request leaves one structured
 record with its request id, caller kind and token id.
 
@@ -81,6 +81,14 @@ FAULTED: list[tuple[Request, int, str | None, str | None]] = [
     (Request(headers=bearer(world.KEYS["future"])), 503, None, None),
     (Request(headers=bearer(world.KEYS["widening"])), 503, None, None),
 ]
+# Last, a bug below the store whose text quotes the caller's key and cookie: a 500, and the log masks them.
+BUGGED: list[tuple[Request, int, str | None, str | None]] = [
+    (Request(headers=bearer(world.KEYS["empty"]), cookies=session(ALICE_SESSION)), 500, None, None),
+]
+
+
+def _bug(**_: Any) -> None:
+    raise RuntimeError(f"bug while reading {world.KEYS['empty']} for modelgate_session={ALICE_SESSION}")
 
 
 @pytest.fixture
@@ -112,10 +120,14 @@ def test_no_secret_reaches_a_log_and_every_request_is_logged(
     token_ids = {token.name: token.token_id for token in world_table.tokens()}
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="modelgate")  # answers are recorded at DEBUG
+    everything = SCENARIO + FAULTED + BUGGED
     # GIVEN / WHEN the scenario runs, each request with its own Lambda request id
-    for number, (request, status, _, _) in enumerate(SCENARIO + FAULTED):
+    for number, (request, status, _, _) in enumerate(everything):
         if number == len(SCENARIO):
             faults.fail("ThrottlingException", "token", "user", "group", "marker")
+        if number == len(SCENARIO + FAULTED):
+            faults.fail(None)
+            faults.client.meta.events.register_first("before-send.dynamodb", _bug)
         event = api_event(
             "http-api-v2",
             request.path,
@@ -126,11 +138,18 @@ def test_no_secret_reaches_a_log_and_every_request_is_logged(
         )
         reply = invoke(handler, event, LambdaContext(aws_request_id=f"req-{number:04d}"))
         assert reply.status == status, (number, reply.body[:200])
+    faults.client.meta.events.unregister("before-send.dynamodb", _bug)
     out, err = capfd.readouterr()
 
     # THEN no secret appears in any record or on stdout/stderr
     records = caplog.records
     assert any(r.name == "modelgate.store" and r.levelno == logging.WARNING for r in records)  # capture works
+    (bug,) = [r for r in records if r.levelno == logging.ERROR]
+    assert (bug.name, bug.getMessage().partition("\n")[0]) == (
+        "modelgate.web",
+        "unexpected error: Traceback (most recent call last):",
+    )
+    assert f"RuntimeError: bug while reading {world.KEYS['empty'][:3]}****" in bug.getMessage()
     haystack = "\n".join([out, err] + [text for record in records for text in _texts(record)])
     for secret in (*SECRETS, *COOKIE_VALUES):
         assert secret not in haystack
@@ -139,8 +158,8 @@ def test_no_secret_reaches_a_log_and_every_request_is_logged(
 
     # AND one request record per request, carrying request id, caller kind and token id
     logged = [r for r in records if r.name == "modelgate.request"]
-    assert [vars(r)["request_id"] for r in logged] == [f"req-{n:04d}" for n in range(len(SCENARIO + FAULTED))]
-    for record, (_, status, kind, token_name) in zip(logged, SCENARIO + FAULTED, strict=True):
+    assert [vars(r)["request_id"] for r in logged] == [f"req-{n:04d}" for n in range(len(everything))]
+    for record, (_, status, kind, token_name) in zip(logged, everything, strict=True):
         fields = vars(record)
         assert fields["status"] == status
         assert fields["caller"] == kind

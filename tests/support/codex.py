@@ -58,12 +58,10 @@ def catalog(*entries: dict[str, Any]) -> dict[str, Any]:
 
 
 def codex_cli() -> str:
-    """The Codex CLI (npm @openai/codex): skipped when absent, except in CI."""
+    """The Codex CLI (npm @openai/codex): skipped when absent (a failure under strict mode, as every skip)."""
     found = os.environ.get("MODELGATE_CODEX_CLI") or shutil.which("codex")
     if found:
         return found
-    if os.environ.get("CI") == "true":
-        pytest.fail("the Codex CLI is required in CI: infra/test-tools.sh (ensure_codex_cli) installs it from npm")
     pytest.skip("the Codex CLI is not installed (npm @openai/codex; ./infra/dev test installs it)")
 
 

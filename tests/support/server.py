@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from infra.table import create_table
 from tests.support import world
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 
@@ -55,10 +56,13 @@ class LocalServer:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[LocalServer]:
-    """Run the app for `settings` on a free loopback port until the block ends."""
+def serve(settings: Settings, instrument: Callable[[FastAPI], object] | None = None) -> Iterator[LocalServer]:
+    """Run the app for `settings` on a free loopback port until the block ends; `instrument` is given the app
+    first, as an OpenTelemetry instrumentation would take it."""
     port = free_port()
     app = create_app(build_service(settings))
+    if instrument is not None:
+        instrument(app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)
     )

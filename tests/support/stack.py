@@ -81,5 +81,14 @@ class Stack:
         rendered: dict[str, Any] = self._render(kept)
         return rendered
 
+    def document(self) -> dict[str, Any]:
+        """The whole template as deployed with these parameters: no Conditions, Rules or parameters left to read,
+        every `Fn::If` decided. What a scanner that cannot evaluate conditions (checkov) should see."""
+        kept = ("AWSTemplateFormatVersion", "Transform", "Description")
+        return {k: self.template[k] for k in kept if k in self.template} | {
+            "Resources": self.resources,
+            "Outputs": self.outputs,
+        }
+
     def of_type(self, resource_type: str) -> dict[str, Any]:
         return {name: r for name, r in self.resources.items() if r["Type"] == resource_type}

@@ -16,7 +16,7 @@ from infra.cli.main import main
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 DUMP_004 = DATA / "openai-models-004.json"
 
 
