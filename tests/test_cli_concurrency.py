@@ -212,7 +212,7 @@ def test_twenty_parallel_writers_each_log_their_own_revision(request: pytest.Fix
     after = registry.marker()
     assert after.revision == before.revision + WRITERS
     assert sorted(after.log[-WRITERS:]) == sorted(layout.fingerprint(f"USER#u{i}") for i in range(WRITERS))
-    assert after.changed_since(before.revision) == {layout.fingerprint(f"USER#u{i}") for i in range(WRITERS)}
+    assert after.changed_since(before.revision) == frozenset(layout.fingerprint(f"USER#u{i}") for i in range(WRITERS))
 
 
 def test_a_write_that_loses_the_race_for_the_marker_re_sends_itself_without_re_running_the_command(
