@@ -175,6 +175,11 @@ class Outcome:
         return max(self.refusals, default=math.nan)
 
 
+def probes_within(seconds: float) -> int:
+    """How many probe changes a run of `seconds` makes, the last early enough to be refused before the end."""
+    return int(seconds - REVALIDATE - 1) // PROBE_EVERY
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 1_000.0
@@ -187,7 +192,7 @@ def driven(endpoint: str, *, targeted: bool, seconds: int, rate: int) -> Outcome
     """A warm Lambda handler on a driven clock: `rate` calls a second round the 200 keys, one change a second,
     the disabled keys asked at every step until refused. Every request the container sends is charged to the
     unchanged keys' calls, the changed keys' own re-reads too: the figure errs high."""
-    world = prepare(endpoint, probes=seconds // PROBE_EVERY)
+    world = prepare(endpoint, probes=probes_within(seconds))
     client = _client(endpoint)
     clock = _Clock()
     directory: RevisionedDirectory = DynamoDirectory(client, world.registry.table)
