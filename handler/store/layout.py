@@ -117,10 +117,10 @@ class Marker:
 
     def next(self, pks: Iterable[str]) -> Marker:
         """The marker after one more revision that wrote these pks."""
-        prints = sorted({fingerprint(pk) for pk in pks})
-        if len(prints) > KEYS_PER_REVISION:
+        written = set(pks)
+        if len(written) > KEYS_PER_REVISION:  # a bulk write: not worth its bytes, nor hashing 20,000 pks
             return Marker(self.revision + 1)
-        log = [*self.log, b"".join(prints)]
+        log = [*self.log, b"".join(sorted({fingerprint(pk) for pk in written}))]
         size = sum(len(entry) + 1 for entry in log)
         while size > LOG_BYTES:
             size -= len(log.pop(0)) + 1

@@ -13,7 +13,8 @@ the marker, not a conflict of the command, so the command is not re-run for it.
 A conflict is not a refusal. Every write re-checks, when it commits, what it was computed from; when another
 writer changed that in between, the write is cancelled (nothing written) and raises Conflict. The unit of work that
 read and wrote (a whole CLI command: it re-reads everything) is then run again by `retry_conflicts`, after a
-jittered backoff, a bounded number of times. An uncontended write costs exactly the requests it did before.
+jittered backoff, a bounded number of times. An uncontended write costs the requests it did before the change log,
+plus the GetItem of the marker.
 """
 
 from __future__ import annotations
