@@ -242,3 +242,27 @@ def test_a_write_that_loses_the_race_for_the_marker_re_sends_itself_without_re_r
     assert after.revision == before + 3
     bob, alice = layout.fingerprint("USER#bob"), layout.fingerprint("USER#alice")
     assert after.log[-3:] == (bob, bob, alice)
+
+
+def test_a_batch_whose_marker_bump_loses_the_race_re_reads_it_and_logs_its_own_revision(seeded: Registry) -> None:
+    # GIVEN a rival writer, on its own client, that revokes bob's sessions just before our first marker update
+    rival = Registry(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    sent: list[int] = []
+
+    def race(**_: Any) -> None:
+        sent.append(1)
+        if len(sent) == 1:
+            rival.revoke_sessions("bob", now=1.0)
+
+    seeded.client.meta.events.register("before-call.dynamodb.UpdateItem", race)
+    before = seeded.marker().revision
+
+    # WHEN two new users are written in one batch
+    seeded.put_new_users([{"id": "dora", "group": "basic"}, {"id": "erin", "group": "basic"}])
+
+    # THEN the marker update was sent twice, and the log holds the rival's revision, then the batch's, both users
+    assert len(sent) == 2
+    after = seeded.marker()
+    assert after.revision == before + 2
+    users = b"".join(sorted([layout.fingerprint("USER#dora"), layout.fingerprint("USER#erin")]))
+    assert after.log[-2:] == (layout.fingerprint("USER#bob"), users)
