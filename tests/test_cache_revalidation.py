@@ -1,6 +1,8 @@
 """The warm Lambda's cache and the change marker: a warm call costs no DynamoDB request; every REVALIDATE_SECONDS
-the container reads the marker alone; when a registry write has moved it, what was cached is dropped, so a
-disabled key, a disabled user, a revoked session or a changed group reaches the answer within REVALIDATE_SECONDS.
+the container reads the marker alone; when a registry write has moved it, the records its log names are dropped
+(everything, when the log cannot say), so a disabled key, a disabled user, a revoked session or a changed group
+reaches the answer within REVALIDATE_SECONDS, and every other cached record stays. Unknown keys are remembered apart
+and never evict a known one.
 
 The function's requests are counted with botocore's `before-parameter-build` event (once per API call, with its
 parameters) on its own client (moto in-process), with the caches on a clock the test moves by hand; the registry's
@@ -10,6 +12,8 @@ writes go through their own client, uncounted.
 from __future__ import annotations
 
 import json
+import math
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -19,6 +23,7 @@ import pytest
 from mangum import Mangum
 
 from handler.core.keys import key_hash
+from handler.core.ttlcache import MISSING, TtlCache
 from handler.settings import Settings
 from handler.store import layout
 from handler.store.dynamodb import DynamoDirectory
@@ -94,6 +99,12 @@ def clocked(reads: DynamoDBClient, clock: Clock, **overrides: Any) -> Mangum:
 
 def call(handler: Mangum, caller: str, path: str = "/v1/models") -> tuple[int, Any]:
     event = api_event("http-api-v2", path, headers=expected.auth_headers(caller), cookies=expected.cookies(caller))
+    response = invoke(handler, event)
+    return response.status, json.loads(response.body)
+
+
+def call_with_key(handler: Mangum, key: str) -> tuple[int, Any]:
+    event = api_event("http-api-v2", "/v1/models", headers={"authorization": f"Bearer {key}"})
     response = invoke(handler, event)
     return response.status, json.loads(response.body)
 
@@ -348,3 +359,242 @@ def test_catalog_models_alone_do_not_bump_but_the_views_they_change_do(seeded: R
     rebuilt = seeded.rebuild_views(["davinci"])
     assert sorted(rebuilt) == ["basic", "vip"]
     assert revision(seeded) == before + 2
+
+
+# -- targeted invalidation: a change drops only the records it names ------------------------------------------------
+
+
+def _warm(handler: Mangum, requests: Requests, callers: tuple[str, ...]) -> None:
+    for caller in callers:
+        assert call(handler, caller) == (200, expected.listing(caller))
+    requests.take()
+
+
+def _token_id(registry: Registry, owner: str, name: str) -> str:
+    return next(t for t in registry.tokens(owner) if t.name == name).token_id
+
+
+def test_a_changed_key_is_re_read_and_every_other_record_stays_cached(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's full key (alice, vip), bob's key (bob, basic) and an anonymous caller (default) served
+    WHEN bob's key is disabled and REVALIDATE_SECONDS pass
+    THEN alice's call reads the marker alone, bob's reads his token alone and is refused, the anonymous call
+    reads nothing: alice's token, alice, bob, and the vip, basic and default views stay cached."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full", "bob", "anonymous"))
+
+    seeded.set_token_status(_token_id(seeded, "bob", "bob"), "disabled")
+    clock.now += REVALIDATE
+
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER]
+    assert call(handler, "bob") == (401, expected.refused("disabled"))
+    assert requests.take() == ["GetItem"]
+    assert call(handler, "anonymous") == (200, expected.listing("anonymous"))
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == []
+
+
+def test_a_changed_user_is_re_read_alone(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's and bob's keys served WHEN bob is disabled THEN once due, alice costs the marker alone and
+    bob's key costs bob's user record alone, and is refused."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full", "bob"))
+
+    seeded.update_user("bob", status="disabled")
+    clock.now += REVALIDATE
+
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER]
+    status, body = call(handler, "bob")
+    assert (status, body["error"]["message"]) == (401, f"{expected.REFUSAL['carol-disabled-owner']}: sk-te****0000.")
+    assert requests.take() == ["GetItem"]
+
+
+def test_a_revoked_session_re_reads_its_user_alone(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's session and bob's key served WHEN alice's sessions are revoked THEN once due, bob costs the
+    marker alone, alice's session costs her user record alone and is anonymous from then on."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("session:alice", "bob", "anonymous"))
+
+    seeded.revoke_sessions("alice", now=time.time())
+    clock.now += REVALIDATE
+
+    assert call(handler, "bob") == (200, expected.listing("bob"))
+    assert requests.take() == [MARKER]
+    assert call(handler, "session:alice") == (200, expected.listing("anonymous"))
+    assert requests.take() == ["GetItem"]
+
+
+def test_a_changed_group_re_reads_its_view_alone(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's key (vip) and bob's (basic) served WHEN basic gains a model THEN once due, alice costs the
+    marker alone, and bob's key costs basic's view alone (one Query) and lists the new model."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full", "bob"))
+
+    seeded.put_group("basic", ["gpt-4o-mini", "davinci", "gpt-4o"])
+    clock.now += REVALIDATE
+
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER]
+    status, body = call(handler, "bob")
+    assert (status, [model["id"] for model in body["data"]]) == (200, ["gpt-4o-mini", "davinci", "gpt-4o"])
+    assert requests.take() == ["Query"]
+
+
+def test_a_created_key_once_unknown_is_served_once_due(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN a key refused as unknown (remembered) and alice's key served WHEN the key is created for bob THEN it
+    is still refused until due, then served: its token read again alone (its owner and view were cached)."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full", "bob"))
+    assert call(handler, "unknown") == (401, expected.refused("unknown"))
+    assert requests.take() == ["GetItem"]
+
+    seeded.create_token(world.UNKNOWN_KEY, user_id="bob")
+    assert call(handler, "unknown") == (401, expected.refused("unknown"))
+    clock.now += REVALIDATE
+
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER]
+    assert call(handler, "unknown") == (200, expected.listing("bob"))
+    assert requests.take() == ["GetItem"]
+
+
+def _everything_read_again(handler: Mangum, requests: Requests) -> None:
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER, "GetItem", "GetItem", "Query"]  # marker, then token, user and view again
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == []
+
+
+def test_a_container_behind_the_log_drops_everything(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's key served WHEN unrelated writes (bob's sessions revoked) move the marker exactly as many
+    revisions as its log holds THEN alice's key costs the marker alone; WHEN one more than the log holds
+    THEN the container cannot know what changed and reads everything again."""
+    entries = layout.LOG_BYTES // (layout.FINGERPRINT_BYTES + 1)  # single-key revisions the log keeps
+    for behind, cost in ((entries, [MARKER]), (entries + 1, None)):
+        clock = Clock()
+        requests = Requests(reads)
+        handler = clocked(reads, clock)
+        _warm(handler, requests, ("full",))
+        for _ in range(behind):
+            seeded.revoke_sessions("bob", now=time.time())
+        assert len(seeded.marker().log) == entries
+        clock.now += REVALIDATE
+        if cost is None:
+            _everything_read_again(handler, requests)
+        else:
+            assert call(handler, "full") == (200, expected.listing("full"))
+            assert requests.take() == cost
+
+
+def test_a_bulk_write_of_more_keys_than_a_revision_logs_drops_everything(
+    seeded: Registry, reads: DynamoDBClient
+) -> None:
+    """GIVEN alice's key served WHEN one batch writes more users than one revision logs THEN the log says
+    "everything" and the container reads everything again; WHEN a batch writes as many as it logs THEN alice's key
+    costs the marker alone."""
+    for count, everything in ((layout.KEYS_PER_REVISION + 1, True), (layout.KEYS_PER_REVISION, False)):
+        clock = Clock()
+        requests = Requests(reads)
+        handler = clocked(reads, clock)
+        _warm(handler, requests, ("full",))
+        seeded.put_new_users([{"id": f"bulk{count}-{i}", "group": "basic"} for i in range(count)])
+        clock.now += REVALIDATE
+        if everything:
+            _everything_read_again(handler, requests)
+        else:
+            assert call(handler, "full") == (200, expected.listing("full"))
+            assert requests.take() == [MARKER]
+
+
+def test_a_marker_moved_by_an_older_writer_drops_everything(seeded: Registry, reads: DynamoDBClient) -> None:
+    """GIVEN alice's key served WHEN a writer that only adds one to the revision (an earlier modelgate) moves the
+    marker THEN its log no longer ends at the revision, says nothing, and everything is read again."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full",))
+    seeded.client.update_item(
+        TableName=TABLE,
+        Key={k: {"S": v} for k, v in layout.changes_key().items()},
+        UpdateExpression="ADD #r :one",
+        ExpressionAttributeNames={"#r": layout.REVISION},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    clock.now += REVALIDATE
+    _everything_read_again(handler, requests)
+
+
+def test_the_marker_item_logs_the_pks_each_revision_wrote(seeded: Registry) -> None:
+    """GIVEN the seeded table WHEN a key is disabled, then a group changed (its item and view chunks) THEN the marker
+    item holds exactly: its revision, when, the log ending at that revision, one entry per revision, the last two
+    the token's fingerprint and the group's (one for the group and its chunks)."""
+    before = revision(seeded)
+    token = seeded.get(layout.token_key(key_hash(world.KEYS["bob"])))
+    assert token is not None
+    seeded.set_token_status(str(token["token_id"]), "disabled")
+    seeded.put_group("basic", ["davinci"])
+
+    item = seeded.client.get_item(TableName=TABLE, Key={k: {"S": v} for k, v in layout.changes_key().items()})["Item"]
+    assert sorted(item) == ["changed_at", "log", "log_revision", "pk", "revision", "sk"]
+    assert item["revision"] == item["log_revision"] == {"N": str(before + 2)}
+    assert abs(int(item["changed_at"]["N"]) - time.time()) < 60
+    entries = [entry["B"] for entry in item["log"]["L"]]
+    assert len(entries) == before + 2  # every revision of the seed, each of a few keys, fits
+    assert entries[-2:] == [
+        layout.fingerprint(layout.token_key(key_hash(world.KEYS["bob"]))[layout.PK]),
+        layout.fingerprint("GROUP#basic"),
+    ]
+    assert seeded.marker().changed_since(before) == frozenset(entries[-2:])
+
+
+# -- unknown keys: a flood costs one read per key and never evicts what is known -------------------------------------
+
+
+def test_a_flood_of_unknown_keys_never_evicts_known_tokens_users_or_views(reads: DynamoDBClient) -> None:
+    """GIVEN CACHE_MAX_ENTRIES=1000 and a warm container serving alice's key, bob's key, alice's session and an
+    anonymous caller WHEN 1,001 random never-seen keys are tried, more than the cache holds
+    THEN each is refused at the cost of one GetItem (1,001 reads per 1,001 keys, never more), and afterwards every
+    known caller is served with 0 requests: unknown keys evict only other unknown keys. The last unknown key tried is
+    still remembered (0 requests), the first was evicted by the others (1 read)."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock, cache_max_entries=1_000)
+    known = ("full", "bob", "session:alice", "anonymous")
+    _warm(handler, requests, known)
+
+    flood = [f"sk-flood-{i:05d}-{secrets.token_hex(20)}" for i in range(1_001)]
+    for key in flood:
+        assert call_with_key(handler, key)[0] == 401
+    assert requests.take() == ["GetItem"] * len(flood)
+
+    for caller in known:
+        assert call(handler, caller) == (200, expected.listing(caller))
+    assert requests.take() == []
+    assert call_with_key(handler, flood[-1])[0] == 401
+    assert requests.take() == []
+    assert call_with_key(handler, flood[0])[0] == 401
+    assert requests.take() == ["GetItem"]
+
+
+def test_two_keys_sharing_a_tag_are_never_both_held() -> None:
+    """GIVEN a tagged cache in which two keys share a tag (as two pks may share a fingerprint) WHEN both are put
+    THEN only the second is held, so discarding that tag leaves neither: a collision costs a read, never a stale
+    record."""
+    cache: TtlCache[str, int] = TtlCache(math.inf, 10, tag=lambda key: key[0])
+    cache.put("a1", 1)
+    cache.put("b1", 2)
+    cache.put("a2", 3)
+    assert (cache.get("a1"), cache.get("a2"), cache.get("b1")) == (MISSING, 3, 2)
+    assert cache.discard_tagged({"a", "z"}) == 1
+    assert (cache.get("a2"), cache.get("b1"), len(cache)) == (MISSING, 2, 1)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -193,3 +194,75 @@ def test_a_command_whose_retries_run_out_exits_3_and_writes_nothing(
         "the last attempt wrote nothing: run it again\n"
     )
     assert seeded.group_models("vip") == before
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_twenty_parallel_writers_each_log_their_own_revision(request: pytest.FixtureRequest, engine: str) -> None:
+    # GIVEN a table with a group vip, its change marker at some revision
+    endpoint = _endpoint(request, engine)
+    table, registry = fresh_table(endpoint, {"models": [{"id": "m0"}], "groups": {"vip": ["m0"]}})
+    before = registry.marker()
+
+    # WHEN 20 processes run `modelgate user create u<i> --group vip` at once, all racing for the one marker item
+    runs = _in_parallel([["user", "create", f"u{i}", "--group", "vip"] for i in range(WRITERS)], endpoint, table)
+
+    # THEN every one exits 0, the marker moved once per write, and its log holds one entry per revision: each
+    # exactly one user's fingerprint, every user's once (no writer logged into another's revision or was lost)
+    assert [(run.returncode, run.stderr) for run in runs] == [(0, "")] * WRITERS
+    after = registry.marker()
+    assert after.revision == before.revision + WRITERS
+    assert sorted(after.log[-WRITERS:]) == sorted(layout.fingerprint(f"USER#u{i}") for i in range(WRITERS))
+    assert after.changed_since(before.revision) == frozenset(layout.fingerprint(f"USER#u{i}") for i in range(WRITERS))
+
+
+def test_a_write_that_loses_the_race_for_the_marker_re_sends_itself_without_re_running_the_command(
+    seeded: Registry,
+) -> None:
+    # GIVEN a rival writer, on its own client, that revokes bob's sessions just before each of our first two
+    # transactions reaches the table
+    rival = Registry(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    sent: list[int] = []
+
+    def race(**_: Any) -> None:
+        sent.append(1)
+        if len(sent) <= 2:
+            rival.revoke_sessions("bob", now=1.0)
+
+    seeded.client.meta.events.register("before-call.dynamodb.TransactWriteItems", race)
+    before = seeded.marker().revision
+
+    # WHEN alice is disabled, once (no retry_conflicts around it)
+    seeded.update_user("alice", status="disabled")
+
+    # THEN the transaction was sent three times (the marker moved before the first two), alice is disabled, and the
+    # log holds the rival's two revisions, then ours
+    assert len(sent) == 3
+    assert seeded.user("alice")["status"] == "disabled"
+    after = seeded.marker()
+    assert after.revision == before + 3
+    bob, alice = layout.fingerprint("USER#bob"), layout.fingerprint("USER#alice")
+    assert after.log[-3:] == (bob, bob, alice)
+
+
+def test_a_batch_whose_marker_bump_loses_the_race_re_reads_it_and_logs_its_own_revision(seeded: Registry) -> None:
+    # GIVEN a rival writer, on its own client, that revokes bob's sessions just before our first marker update
+    rival = Registry(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    sent: list[int] = []
+
+    def race(**_: Any) -> None:
+        sent.append(1)
+        if len(sent) == 1:
+            rival.revoke_sessions("bob", now=1.0)
+
+    seeded.client.meta.events.register("before-call.dynamodb.UpdateItem", race)
+    before = seeded.marker().revision
+
+    # WHEN two new users are written in one batch
+    seeded.put_new_users([{"id": "dora", "group": "basic"}, {"id": "erin", "group": "basic"}])
+
+    # THEN the marker update was sent twice, and the log holds the rival's revision, then the batch's, both users
+    assert len(sent) == 2
+    after = seeded.marker()
+    assert after.revision == before + 2
+    users = b"".join(sorted([layout.fingerprint("USER#dora"), layout.fingerprint("USER#erin")]))
+    assert after.log[-2:] == (layout.fingerprint("USER#bob"), users)

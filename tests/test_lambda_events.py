@@ -21,6 +21,7 @@ from moto import mock_aws
 from handler.core.records import GroupView, Token, User
 from handler.store import layout
 from handler.store.dynamodb import DynamoDirectory
+from handler.store.layout import Marker
 from handler.web.app import create_app
 from handler.wiring import build_service
 from infra.apply import apply_seed
@@ -297,13 +298,13 @@ class _BrokenDirectory:
     def group(self, name: str) -> GroupView | None:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
-    def revision(self) -> int:
+    def revision(self) -> Marker:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
-    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], Marker]:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
-    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+    def user_at_revision(self, user_id: str) -> tuple[User | None, Marker]:
         raise RuntimeError(f"bug while reading {world.KEYS['full']}")
 
 

@@ -306,8 +306,10 @@ class Clock:
 
 def test_a_warm_container_revalidates_with_the_marker_alone_and_rereads_after_a_change(world: BenchWorld) -> None:
     """GIVEN a warm container on the 5,000-model group, REVALIDATE_SECONDS=2 WHEN 2 s pass with no write THEN one
-    GetItem: the change marker. WHEN a registry write then bumps it THEN the next due call reads the marker, the
-    token, the user and the view: four requests, once; the unchanged view is not decoded again."""
+    GetItem: the change marker. WHEN a registry write changes the key's owner THEN the next due call reads the
+    marker and the user: two requests, once; the token and the 5,000-model view stay cached. WHEN the marker moves
+    without a log (a writer of an earlier version) THEN everything is read again: marker, token, user, view, once;
+    the unchanged view is not decoded again."""
     client = _client()
     clock = Clock()
     settings = Settings(table_name=world.table, revalidate_seconds=2)
@@ -321,6 +323,19 @@ def test_a_warm_container_revalidates_with_the_marker_alone_and_rereads_after_a_
     assert function.call(headers=key)[1] == []
 
     Registry(_client(), world.table).put_user(world.user(BIG), group_name(BIG))  # the same values: still a write
+    clock.now += 2
+    response, sent = function.call(headers=key)
+    assert (response.status, sent) == (200, ["GetItem", "GetItem"])
+    assert len(response.json()["data"]) == BIG
+    assert function.call(headers=key)[1] == []
+
+    _client().update_item(
+        TableName=world.table,
+        Key={k: {"S": v} for k, v in layout.changes_key().items()},
+        UpdateExpression="ADD #r :one",
+        ExpressionAttributeNames={"#r": layout.REVISION},
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
     clock.now += 2
     response, sent = function.call(headers=key)
     assert (response.status, sent) == (200, ["GetItem", "GetItem", "GetItem", "Query"])

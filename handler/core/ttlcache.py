@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, Literal, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -22,6 +22,8 @@ class TtlCache(Generic[K, V]):
     """Entries live `ttl` seconds. Past `max_entries` (or `max_weight`, when a weigher is given) the oldest go first.
 
     Expired entries are kept until evicted, so a caller may ask for a stale value when the source is down.
+    With `tag`, each key has a tag (a digest of it, say) and `discard_tagged` drops keys by tag without a scan. Two
+    keys with one tag are never both held: the second in evicts the first, so no key escapes its tag's discard.
     """
 
     def __init__(
@@ -32,6 +34,7 @@ class TtlCache(Generic[K, V]):
         clock: Callable[[], float] = time.monotonic,
         weigh: Callable[[V], int] | None = None,
         max_weight: int = 0,
+        tag: Callable[[K], Hashable] | None = None,
     ) -> None:
         self.ttl = ttl
         self._max_entries = max_entries
@@ -40,6 +43,8 @@ class TtlCache(Generic[K, V]):
         self._max_weight = max_weight
         self._weight = 0
         self._entries: dict[K, tuple[float, V]] = {}
+        self._tag = tag
+        self._tagged: dict[Hashable, K] = {}
 
     def get(self, key: K) -> V | Literal[Missing.MISSING]:
         entry = self._entries.get(key)
@@ -56,6 +61,11 @@ class TtlCache(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         self._discard(key)
+        if self._tag is not None:
+            tag = self._tag(key)
+            if tag in self._tagged:
+                self._discard(self._tagged[tag])
+            self._tagged[tag] = key
         self._entries[key] = (self._clock() + self.ttl, value)
         if self._weigh is not None:
             self._weight += self._weigh(value)
@@ -64,8 +74,19 @@ class TtlCache(Generic[K, V]):
         ):
             self._discard(next(iter(self._entries)))
 
+    def discard(self, key: K) -> None:
+        self._discard(key)
+
+    def discard_tagged(self, tags: Iterable[Hashable]) -> int:
+        """Drop the key held under each tag; how many were held."""
+        held = [self._tagged[tag] for tag in tags if tag in self._tagged]
+        for key in held:
+            self._discard(key)
+        return len(held)
+
     def clear(self) -> None:
         self._entries.clear()
+        self._tagged.clear()
         self._weight = 0
 
     def __len__(self) -> int:
@@ -73,5 +94,9 @@ class TtlCache(Generic[K, V]):
 
     def _discard(self, key: K) -> None:
         entry = self._entries.pop(key, None)
-        if entry is not None and self._weigh is not None:
+        if entry is None:
+            return
+        if self._weigh is not None:
             self._weight -= self._weigh(entry[1])
+        if self._tag is not None:
+            self._tagged.pop(self._tag(key), None)

@@ -114,11 +114,6 @@ def _key(key: Mapping[str, str]) -> Any:
     return {k: {"S": v} for k, v in key.items()}
 
 
-def _revision(item: Item | None) -> int:
-    """The change marker's value; 0 before the first write made it."""
-    return 0 if item is None else int(item[layout.REVISION]["N"])
-
-
 class DynamoDirectory:
     """Reads with GetItem, BatchGetItem, TransactGetItems and Query, which is all the function's IAM role allows.
 
@@ -158,10 +153,12 @@ class DynamoDirectory:
                 return found
         raise StoreUnavailable("token lookup throttled")
 
-    def revision(self) -> int:
-        return _revision(self._get("change marker", layout.changes_key()))
+    def revision(self) -> layout.Marker:
+        """The change marker: its revision and what the latest revisions changed, in one GetItem."""
+        item = self._get("change marker", layout.changes_key())
+        return _decode("change marker", item, layout.marker_of)
 
-    def _with_revision(self, what: str, keys: Sequence[Mapping[str, str]]) -> tuple[list[Item | None], int]:
+    def _with_revision(self, what: str, keys: Sequence[Mapping[str, str]]) -> tuple[list[Item | None], layout.Marker]:
         """These items and the change marker as of one instant, in one round trip. TransactGetItems, unlike
         BatchGetItem, never shows part of a write: no record older than the revision it comes with."""
         request: list[Any] = [
@@ -180,19 +177,19 @@ class DynamoDirectory:
         items: list[Item | None] = [entry.get("Item") for entry in response.get("Responses", [])]
         if len(items) != len(request):
             raise StoreUnavailable(f"{what} read incomplete")
-        return items[1:], _decode("change marker", items[0], _revision)
+        return items[1:], _decode("change marker", items[0], layout.marker_of)
 
-    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], layout.Marker]:
         """Tokens by hash (the absent ones left out) and the marker, in one TransactGetItems."""
         hashes = list(dict.fromkeys(key_hashes))
-        items, revision = self._with_revision("token", [layout.token_key(h) for h in hashes])
+        items, marker = self._with_revision("token", [layout.token_key(h) for h in hashes])
         found = {h: _decode("token", item, _token) for h, item in zip(hashes, items, strict=True) if item is not None}
-        return found, revision
+        return found, marker
 
-    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+    def user_at_revision(self, user_id: str) -> tuple[User | None, layout.Marker]:
         """A user and the marker, in one TransactGetItems."""
-        [item], revision = self._with_revision("user", [layout.user_key(user_id)])
-        return (None if item is None else _decode("user", item, _user)), revision
+        [item], marker = self._with_revision("user", [layout.user_key(user_id)])
+        return (None if item is None else _decode("user", item, _user)), marker
 
     def user(self, user_id: str) -> User | None:
         item = self._get("user", layout.user_key(user_id))

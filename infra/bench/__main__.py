@@ -19,12 +19,12 @@ from typing import Any
 
 import boto3
 
-from infra.bench import artifact, cold, dialects, revocation, roundtrips, throughput, warm
+from infra.bench import artifact, churn, cold, dialects, revocation, roundtrips, throughput, warm
 from infra.bench.report import Report
 from infra.bench.world import SESSION_SECRET, BenchWorld, populate
 from infra.local.embedded import EmbeddedDynamoDB
 
-FIGURES = ("warm", "requests", "revocation", "cold", "artifact", "http", "dialects")
+FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects")
 REGION = "us-east-1"
 SIZES = (100, 5_000)
 CATALOG_SIZE = 10_000
@@ -116,6 +116,8 @@ def run_with_tables(report: Report, only: set[str], *, quick: bool) -> None:
             roundtrips.run(report, env, world, client)
         if "revocation" in only:
             revocation.run(report, endpoint_url, quick=quick)
+        if "churn" in only:
+            churn.run(report, endpoint_url, quick=quick)
         if "cold" in only:
             cold.run(report, endpoint_url, small.table, small.keys[min(SIZES)]["a"], quick=quick)
         if "artifact" in only:
@@ -140,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if only == {"artifact"}:
         artifact.run(report, quick=args.quick)
+    elif only == {"churn"}:  # its own tables only: the big world is not needed
+        with EmbeddedDynamoDB() as engine:
+            churn.run(report, engine.endpoint_url, quick=args.quick)
     else:
         run_with_tables(report, only, quick=args.quick)
     report.summary()

@@ -1,20 +1,27 @@
 """The one layer that sends writes: batches with unprocessed items retried, transactions, and conflict retries.
 
-Every write that can change an answer also increments the change marker (layout.changes_key), in the same
-transaction, or strictly after a batch: that is how running containers learn, within seconds, that what they cached
-is stale. A write that changes nothing is not sent, so it does not bump.
+Every write that can change an answer also moves the change marker (layout.changes_key) to the next revision, in
+the same transaction, or strictly after a batch, and logs the pks it wrote there (layout.Marker): that is how
+running containers learn, within seconds, which records they cached are stale. The pks come from the items sent,
+so no caller says what it changed. A write that changes nothing is not sent, so it does not bump.
+
+The marker is read first (one GetItem), and its update is conditional on the revision read: two writers never log
+into the same revision. A writer whose only failure is that the marker moved (another write came first, or was
+committing) reads it again and re-sends the same actions, which re-check their own conditions; that is a race on
+the marker, not a conflict of the command, so the command is not re-run for it.
 
 A conflict is not a refusal. Every write re-checks, when it commits, what it was computed from; when another
 writer changed that in between, the write is cancelled (nothing written) and raises Conflict. The unit of work that
 read and wrote (a whole CLI command: it re-reads everything) is then run again by `retry_conflicts`, after a
-jittered backoff, a bounded number of times. An uncontended write costs exactly the requests it did before.
+jittered backoff, a bounded number of times. An uncontended write costs the requests it did before the change log,
+plus the GetItem of the marker.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -60,6 +67,23 @@ class Contended(RegistryError):
     """Conflicts every time, CONFLICT_ATTEMPTS times: the table kept changing under this command."""
 
 
+def backoff(attempt: int, jitter: Callable[[], float] = random.random) -> float:
+    """The wait before attempt `attempt + 1`: "full jitter", a uniform wait up to an exponentially growing ceiling,
+    so writers that collided spread apart."""
+    return jitter() * min(CONFLICT_BACKOFF_CAP_SECONDS, CONFLICT_BACKOFF_SECONDS * 2.0**attempt)
+
+
+def written_pks(requests: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The pks that transaction actions or batch requests write (a ConditionCheck writes nothing)."""
+    pks = []
+    for request in requests:
+        for kind in ("Put", "Update", "Delete", "PutRequest", "DeleteRequest"):
+            if kind in request:
+                body = request[kind]
+                pks.append(str((body.get("Item") or body["Key"])[layout.PK]["S"]))
+    return pks
+
+
 def retry_conflicts(
     work: Callable[[], T],
     *,
@@ -67,8 +91,7 @@ def retry_conflicts(
     sleep: Callable[[float], None] | None = None,
     jitter: Callable[[], float] = random.random,
 ) -> T:
-    """Run `work` (which reads what it needs, then writes) until it meets no conflict. The backoff is "full
-    jitter": a uniform wait up to an exponentially growing ceiling, so writers that collided spread apart."""
+    """Run `work` (which reads what it needs, then writes) until it meets no conflict, with `backoff` between."""
     for attempt in range(attempts):
         try:
             return work()
@@ -80,7 +103,7 @@ def retry_conflicts(
                 raise
             reasons = (code.removesuffix("Exception"),)
         if attempt + 1 < attempts:
-            (sleep or time.sleep)(jitter() * min(CONFLICT_BACKOFF_CAP_SECONDS, CONFLICT_BACKOFF_SECONDS * 2**attempt))
+            (sleep or time.sleep)(backoff(attempt, jitter))
     raise Contended(
         f"the table kept changing while this ran ({', '.join(reasons)} on each of {attempts} attempts); "
         "the last attempt wrote nothing: run it again"
@@ -135,17 +158,53 @@ class Table:
             if progress is not None:
                 progress(min(start + BATCH_WRITE_LIMIT, len(requests)))
         if requests and changes_answers:
-            self.client.update_item(**self._bump())
+            self._bump_alone(written_pks(requests))
 
-    def _bump(self) -> dict[str, Any]:
-        """The Update that increments the change marker (created at 1 by the first write)."""
+    def marker(self) -> layout.Marker:
+        """The change marker as it is now (one consistent GetItem)."""
+        response = self.client.get_item(TableName=self.table, Key=item_key(layout.changes_key()), ConsistentRead=True)
+        return layout.marker_of(response.get("Item"))
+
+    def _bump(self, pks: Sequence[str]) -> dict[str, Any]:
+        """The Update that moves the marker from the revision it holds now to the next, logging `pks` there; it
+        fails (ConditionalCheckFailed) if another write moves it first."""
+        seen = self.marker()
+        after = seen.next(pks)
+        values: dict[str, Any] = {
+            ":next": {"N": str(after.revision)},
+            ":now": {"N": str(int(time.time()))},
+            ":log": {"L": [{"B": entry} for entry in after.log]},
+        }
+        if seen.revision:
+            values[":seen"] = {"N": str(seen.revision)}
         return {
             "TableName": self.table,
             "Key": item_key(layout.changes_key()),
-            "UpdateExpression": "ADD #r :one SET changed_at = :now",
-            "ExpressionAttributeNames": {"#r": layout.REVISION},
-            "ExpressionAttributeValues": {":one": {"N": "1"}, ":now": {"N": str(int(time.time()))}},
+            "UpdateExpression": "SET #r = :next, #at = :now, #log = :log, #logged = :next",
+            "ConditionExpression": "#r = :seen" if seen.revision else "attribute_not_exists(#r)",
+            "ExpressionAttributeNames": {
+                "#r": layout.REVISION,
+                "#at": layout.CHANGED_AT,
+                "#log": layout.LOG,
+                "#logged": layout.LOG_REVISION,
+            },
+            "ExpressionAttributeValues": values,
         }
+
+    def _bump_alone(self, pks: Sequence[str]) -> None:
+        """Move the marker after a batch, re-reading it as long as other writers move it first."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self.client.update_item(**self._bump(pks))
+                return
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in CONFLICT_CODES:
+                    raise
+            self._sleep(backoff(attempt))
+        raise Contended(
+            f"the change marker kept moving ({CONFLICT_ATTEMPTS} attempts): the items are written, but warm "
+            "containers see them only within CACHE_MAX_AGE_SECONDS; run it again"
+        )
 
     def transact(self, actions: Sequence[Mapping[str, Any]]) -> None:
         """Write these items all or nothing, with the marker bump; nothing at all (no bump) when there are none."""
@@ -153,16 +212,26 @@ class Table:
             return
         if len(actions) + 1 > TRANSACTION_LIMIT:
             raise Refused(f"the change spans {len(actions)} items, over the {TRANSACTION_LIMIT - 1} of one transaction")
-        try:
-            items: list[Any] = [*actions, {"Update": self._bump()}]
-            self.client.transact_write_items(TransactItems=items)
-        except self.client.exceptions.TransactionCanceledException as error:
-            reasons = sorted({r.get("Code", "") for r in error.response.get("CancellationReasons", [])} - {"None", ""})
-            if CONFLICT_CODES.intersection(reasons):
-                raise Conflict(reasons) from None
-            raise Refused(
-                f"the table changed while this ran ({', '.join(reasons)}); nothing was written, try again"
-            ) from None
+        pks = written_pks(actions)
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                items: list[Any] = [*actions, {"Update": self._bump(pks)}]
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except self.client.exceptions.TransactionCanceledException as error:
+                codes = [r.get("Code") or "None" for r in error.response.get("CancellationReasons", [])]
+                reasons = sorted(set(codes) - {"None"})
+                marker_moved = len(codes) == len(items) and codes[-1] in CONFLICT_CODES and set(codes[:-1]) == {"None"}
+                if not marker_moved:
+                    if CONFLICT_CODES.intersection(reasons):
+                        raise Conflict(reasons) from None
+                    raise Refused(
+                        f"the table changed while this ran ({', '.join(reasons)}); nothing was written, try again"
+                    ) from None
+            self._sleep(backoff(attempt))  # only the marker moved: read it again and re-send
+        raise Contended(
+            f"the change marker kept moving ({CONFLICT_ATTEMPTS} attempts); nothing was written: run it again"
+        )
 
     def update_action(self, key: Mapping[str, str], sets: Mapping[str, Any], condition: str) -> dict[str, Any]:
         """An Update action setting plain attributes, on the condition given (names as #a, values as :a)."""

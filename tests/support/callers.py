@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from handler.core.callers import CallerResolver, Credentials
 from handler.core.records import GroupView, Token, User
 from handler.core.sessions import SessionSigner
+from handler.store.layout import Marker
 
 NOW = 1_800_000_000.0
 SECRET = "callers-test-secret-0123456789abcdef0123"
@@ -38,19 +39,19 @@ class MemoryDirectory:
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, GroupView] = field(default_factory=dict)
     lookups: list[tuple[str, str]] = field(default_factory=list)
-    changes: int = 0  # the change marker
+    changes: int = 0  # the change marker's revision; its log is left empty, so every change drops everything
 
-    def revision(self) -> int:
+    def revision(self) -> Marker:
         self.lookups.append(("revision", ""))
-        return self.changes
+        return Marker(self.changes)
 
-    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], int]:
+    def tokens_at_revision(self, key_hashes: Sequence[str]) -> tuple[Mapping[str, Token], Marker]:
         self.lookups.append(("tokens+revision", ",".join(key_hashes)))
-        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}, self.changes
+        return {h: self.tokens_by_hash[h] for h in key_hashes if h in self.tokens_by_hash}, Marker(self.changes)
 
-    def user_at_revision(self, user_id: str) -> tuple[User | None, int]:
+    def user_at_revision(self, user_id: str) -> tuple[User | None, Marker]:
         self.lookups.append(("user+revision", user_id))
-        return self.users.get(user_id), self.changes
+        return self.users.get(user_id), Marker(self.changes)
 
     def token(self, key_hash: str) -> Token | None:
         self.lookups.append(("token", key_hash))
