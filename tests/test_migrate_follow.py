@@ -188,7 +188,7 @@ def test_each_change_in_the_gateway_writes_that_record_and_nothing_else(
     gateway.execute("UPDATE tokens SET status = 2 WHERE id = 1")
     clock.sleep(2.0)
     run.step()
-    assert dict(requests) == {"BatchGetItem": 2, "TransactWriteItems": 1}
+    assert dict(requests) == {"BatchGetItem": 2, "GetItem": 1, "TransactWriteItems": 1}  # GetItem: the change marker
 
 
 # -- safety --------------------------------------------------------------------------------------------------------
@@ -559,5 +559,11 @@ def test_on_dynamodb_local_a_5000_key_gateway_costs_nothing_at_rest_and_a_few_re
     run.step()
 
     assert at_rest == {}
-    assert dict(requests) == {"BatchGetItem": 2, "TransactWriteItems": 1, "BatchWriteItem": 1, "UpdateItem": 1}
+    assert dict(requests) == {
+        "BatchGetItem": 2,
+        "GetItem": 2,  # the change marker, read before each write to log what it changed
+        "TransactWriteItems": 1,
+        "BatchWriteItem": 1,
+        "UpdateItem": 1,
+    }
     assert said.events[-1]["summary"] == {"tokens": {"add": 1, "change": 1, "remove": 0}}
