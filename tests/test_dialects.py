@@ -207,15 +207,70 @@ def test_anthropic_lifecycle_filters_the_list(ask: Ask, transport: str, query: s
     assert [model["id"] for model in body["data"]] == ids
 
 
+# -- the big group: 1,234 models, more than any page (issue 18.2) -----------------------------------------------
+
+BIG = world.BIG_IDS
+BIG_KEY = world.BIG_KEY
+
+
+@pytest.fixture(scope="module")
+def ask_big(moto_endpoint: str, big_table: str) -> Iterator[Ask]:
+    with services(moto_endpoint, big_table) as running:
+        yield running
+
+
+def anthropic_ids(page: dict[str, Any]) -> list[str]:
+    """A page's ids, after checking its first_id and last_id name its ends."""
+    ids = [model["id"] for model in page["data"]]
+    assert (page["first_id"], page["last_id"]) == (ids[0], ids[-1])
+    return ids
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_anthropic_limit_defaults_to_20(ask: Ask, transport: str) -> None:
-    """GIVEN the full world key (8 models) WHEN listed without limit THEN all 8; with limit=1000 too."""
-    headers = (("x-api-key", world.KEYS["full"]), ANTHROPIC)
-    assert answer(ask(transport, "/v1/models", *headers)) == (
-        200,
-        expected.anthropic_page(world.EXPECTED["full"], has_more=False),
-    )
-    assert answer(ask(transport, "/v1/models", *headers, query="limit=1000"))[1]["has_more"] is False
+def test_librechats_anthropic_request_gets_the_whole_list(ask_big: Ask, transport: str) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN LibreChat's Anthropic request is replayed (x-api-key and
+    anthropic-version, no limit: it reads one page and stops) THEN all 1,234 in one page, has_more false."""
+    headers = (("x-api-key", BIG_KEY), ANTHROPIC, ("accept", "application/json"))
+    status, page = answer(ask_big(transport, "/v1/models", *headers))
+    assert status == 200
+    assert (anthropic_ids(page), page["has_more"]) == (BIG, False)
+    assert page["data"][0] == expected.anthropic_model(BIG[0])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cherry_studios_gemini_request_gets_the_whole_list(ask_big: Ask, transport: str) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN Cherry Studio's Gemini request is replayed
+    (GET /v1beta/models?key=K, one page, no pageSize) THEN all 1,234 and no nextPageToken."""
+    status, body = answer(ask_big(transport, "/v1beta/models", query=f"key={BIG_KEY}"))
+    assert status == 200
+    assert list(body) == ["models"]
+    assert [model["baseModelId"] for model in body["models"]] == BIG
+    assert body["models"][-1] == expected.gemini_model(BIG[-1])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("query", "ids", "has_more"),
+    [
+        ("", BIG, False),
+        ("limit=", BIG, False),
+        ("limit=20", BIG[:20], True),
+        ("limit=1000", BIG[:1000], True),
+        (f"limit=1000&after_id={BIG[999]}", BIG[1000:], False),
+        (f"after_id={BIG[99]}", BIG[100:], False),
+        (f"before_id={BIG[1200]}", BIG[:1200], False),
+        (f"limit=50&before_id={BIG[1200]}", BIG[1150:1200], True),
+    ],
+    ids=["no-limit", "empty-limit", "20", "1000", "1000-after", "after-no-limit", "before-no-limit", "50-before"],
+)
+def test_anthropic_without_limit_answers_the_whole_list_and_with_one_pages_by_it(
+    ask_big: Ask, transport: str, query: str, ids: list[str], has_more: bool
+) -> None:
+    """GIVEN 1,234 models (more than the old default of 20 and the cap of 1,000) WHEN listed without limit, with
+    20 or 1000, with a cursor THEN no limit means the whole rest of the list in one page; a limit pages by it."""
+    status, page = answer(ask_big(transport, "/v1/models", ("x-api-key", BIG_KEY), ANTHROPIC, query=query))
+    assert status == 200
+    assert (anthropic_ids(page), page["has_more"]) == (ids, has_more)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -299,10 +354,36 @@ def test_gemini_pages_with_page_size_and_opaque_tokens(ask: Ask, transport: str)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize(("query", "count"), [("", 7), ("pageSize=0", 7), ("pageSize=1000", 7), ("pageSize=5000", 7)])
-def test_gemini_page_size_defaults_to_50_and_caps_at_1000(ask: Ask, transport: str, query: str, count: int) -> None:
-    """GIVEN 7 models WHEN listed without pageSize, with 0, 1000 or 5000 THEN one page of all 7, no token."""
-    assert answer(ask(transport, "/v1/models", GOOG, query=query)) == (200, GEMINI_LIST)
+@pytest.mark.parametrize(
+    ("query", "first", "size"),
+    [
+        ("", 0, None),
+        ("pageSize=0", 0, None),
+        ("pageSize=", 0, None),
+        ("pageSize=50", 0, 50),
+        ("pageSize=1000", 0, 1000),
+        ("pageSize=5000", 0, 1000),
+        ("page_size=1001", 0, 1000),
+    ],
+)
+def test_gemini_without_page_size_answers_the_whole_list_and_caps_a_page_at_1000(
+    ask_big: Ask, transport: str, query: str, first: int, size: int | None
+) -> None:
+    """GIVEN 1,234 models (more than the old default of 50 and the cap of 1,000) WHEN listed without pageSize, with
+    0 (proto3's unset), 50, 1000 or more THEN no pageSize means every model and no nextPageToken; a pageSize pages
+    by it, at most 1,000 a page, with a token for the rest."""
+    status, body = answer(ask_big(transport, "/v1beta/models", ("x-goog-api-key", BIG_KEY), query=query))
+    assert status == 200
+    ids = [model["baseModelId"] for model in body["models"]]
+    if size is None:
+        assert (ids, list(body)) == (BIG, ["models"])
+        return
+    assert ids == BIG[:size]
+    assert list(body) == ["models", "nextPageToken"]
+    rest = answer(
+        ask_big(transport, "/v1beta/models", ("x-goog-api-key", BIG_KEY), query=f"pageToken={body['nextPageToken']}")
+    )[1]
+    assert ([model["baseModelId"] for model in rest["models"]], list(rest)) == (BIG[size:], ["models"])
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -264,3 +264,10 @@ def extend_dialect_world(registry: Registry) -> None:
     registry.put_token(
         world.CLAUDE_LIMITED_KEY, user_id=world.CLAUDE_USER, name="claude-limited", models=world.CLAUDE_LIMITED_MODELS
     )
+
+
+def extend_big_world(registry: Registry) -> None:
+    """The `big` group (world.BIG_IDS, none in the catalog), its user frank and his key."""
+    registry.put_group(world.BIG_GROUP, world.BIG_IDS)
+    registry.put_user(world.BIG_USER, world.BIG_GROUP)
+    registry.put_token(world.BIG_KEY, user_id=world.BIG_USER, name="big")
