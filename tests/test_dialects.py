@@ -145,6 +145,21 @@ def test_the_openai_answers_are_byte_for_byte_todays_on_both_base_urls(ask: Ask,
         assert one.body == ask(transport, f"/v1/models/{model_id}", *headers).body
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cherry_studios_openai_request_gets_the_openai_list(ask: Ask, transport: str) -> None:
+    """GIVEN Cherry Studio's OpenAI model fetch (the same key as `Authorization: Bearer K` and `X-Api-Key: K`, no
+    anthropic-version) WHEN replayed THEN the key's OpenAI list: the same key twice is one key. Two different
+    keys the same way are still 401, in OpenAI's shape, and get no list."""
+    headers = (("Authorization", f"Bearer {KEY}"), ("X-Api-Key", KEY), ("Accept", "application/json"))
+    status, body = answer(ask(transport, "/v1/models", *headers))
+    assert (status, body) == (
+        200,
+        {"object": "list", "data": [expected.openai_model(i, described=False) for i in CLAUDE]},
+    )
+    other = (("Authorization", f"Bearer {KEY}"), ("X-Api-Key", world.KEYS["full"]))
+    assert answer(ask(transport, "/v1/models", *other)) == (401, expected.MALFORMED_KEYS)
+
+
 # -- Anthropic --------------------------------------------------------------------------------------------------
 
 
@@ -461,6 +476,59 @@ def test_gemini_errors_in_googles_shape(ask: Ask, transport: str, ask_closed: As
     assert (both[0], both[1]["error"]["status"]) == (401, "UNAUTHENTICATED")
     missing = answer(ask_closed(transport, "/v1beta/models"))
     assert (missing[0], missing[1]["error"]["status"], missing[1]["error"]["code"]) == (403, "PERMISSION_DENIED", 403)
+
+
+# -- OPENAI_LIST_METADATA: the catalog's metadata in the OpenAI objects (issue 18.4) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def ask_described(moto_endpoint: str, table: str) -> Iterator[Ask]:
+    """The same table with OPENAI_LIST_METADATA on."""
+    with services(moto_endpoint, table, openai_list_metadata=True) as running:
+        yield running
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("path", ["/v1/models", "/v1beta/openai/models"])
+@pytest.mark.parametrize("credential", [BEARER, X_API_KEY], ids=["bearer", "x-api-key"])
+def test_with_list_metadata_each_described_model_carries_its_metadata(
+    ask_described: Ask, transport: str, path: str, credential: tuple[str, str]
+) -> None:
+    """GIVEN OPENAI_LIST_METADATA on WHEN the claude key lists in the OpenAI dialect THEN each model the catalog
+    describes also carries name, display_name, description, context_length and max_output_tokens (those it has),
+    after the documented fields; the order, permissions and defaults as without it; a retrieve likewise."""
+    status, body = answer(ask_described(transport, path, credential))
+    assert (status, body) == (
+        200,
+        {"object": "list", "data": [expected.openai_model(i, described=True) for i in CLAUDE]},
+    )
+    assert list(body["data"][0]) == [
+        *("id", "object", "created", "owned_by", "permission", "root", "parent"),
+        *("name", "display_name", "description", "context_length", "max_output_tokens"),
+    ]
+    assert body["data"][0]["name"] == "Claude Opus 4.1"
+    for model_id in ("claude-opus-4-1", "anthropic/claude-sonnet-4", "my-custom"):
+        one = answer(ask_described(transport, f"{path}/{quote(model_id, safe='')}", credential))
+        assert one == (200, expected.openai_model(model_id, described=True))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_list_metadata_models_without_any_keep_their_bytes(ask: Ask, ask_described: Ask, transport: str) -> None:
+    """GIVEN OPENAI_LIST_METADATA on and off WHEN the claude key lists THEN a model without display name,
+    description or token limits is the same bytes either way; without the setting no model carries metadata."""
+    off = answer(ask(transport, "/v1/models", BEARER))[1]["data"]
+    on = answer(ask_described(transport, "/v1/models", BEARER))[1]["data"]
+    assert off == [expected.openai_model(i, described=False) for i in CLAUDE]
+    plain = ["claude-2.1", "gpt-4o", "my-custom"]
+    assert [m for m in on if m["id"] in plain] == [m for m in off if m["id"] in plain]
+    assert [m for m in on if m["id"] not in plain] != [m for m in off if m["id"] not in plain]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_list_metadata_the_other_dialects_do_not_change(ask: Ask, ask_described: Ask, transport: str) -> None:
+    """GIVEN OPENAI_LIST_METADATA on WHEN listed in the Anthropic and Gemini dialects THEN the same bytes as off."""
+    for path, headers in (("/v1/models", (X_API_KEY, ANTHROPIC)), ("/v1beta/models", (GOOG,))):
+        assert ask_described(transport, path, *headers).body == ask(transport, path, *headers).body
 
 
 # -- caching on every dialect -------------------------------------------------------------------------------------

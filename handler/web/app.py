@@ -16,7 +16,8 @@ from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
 from handler.web.credentials import QueryKeyScrub, credentials
-from handler.web.dialects import dialect_for
+from handler.web.dialects import Dialect, dialect_for
+from handler.web.dialects import openai as openai_dialect
 from handler.web.responses import document_response
 
 # Where each dialect lists models: OpenAI and Anthropic (and google-genai's default v1) share /v1/models.
@@ -62,8 +63,16 @@ def _answer(request: Request, document: Document) -> Response:
     )
 
 
-async def list_models(request: Request) -> Response:
+def _dialect(request: Request) -> Dialect:
+    """The dialect that answers; OpenAI's with the catalog's metadata when the deployment asks for it."""
     dialect = dialect_for(request.scope)
+    if dialect is openai_dialect.DIALECT and _service(request).settings.openai_list_metadata:
+        return openai_dialect.WITH_METADATA
+    return dialect
+
+
+async def list_models(request: Request) -> Response:
+    dialect = _dialect(request)
     request.state.dialect = dialect.name  # the metrics' Dialect dimension (handler/web/requestlog.py)
     caller = _current_caller(request)
     query = request.query_params
@@ -77,7 +86,7 @@ async def retrieve_model(request: Request) -> Response:
     model: str = request.scope["path"].partition(prefix)[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
         return await list_models(request)
-    dialect = dialect_for(request.scope)
+    dialect = _dialect(request)
     request.state.dialect = dialect.name
     caller = _current_caller(request)
     access = _service(request).access

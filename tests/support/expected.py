@@ -110,6 +110,11 @@ MISSING_KEY = error(
 MALFORMED = error(
     "Malformed Authorization header. Send exactly one: Authorization: Bearer YOUR_KEY.", code="invalid_api_key"
 )
+MALFORMED_KEYS = error(
+    "Different API keys were sent in one request (Authorization, x-api-key, x-goog-api-key or the key query "
+    "parameter). Send one key.",
+    code="invalid_api_key",
+)
 UNKNOWN_ROUTE = error(
     "Invalid URL. This service answers GET /v1/models and GET /v1/models/{model}.", code="unknown_url"
 )
@@ -227,6 +232,33 @@ def gemini_model(model_id: str) -> dict[str, Any]:
     if "max_tokens" in entry:
         document["outputTokenLimit"] = entry["max_tokens"]
     document["supportedGenerationMethods"] = ["generateContent", "countTokens"]
+    return document
+
+
+def openai_model(model_id: str, *, described: bool) -> dict[str, Any]:
+    """The claude group's OpenAI object; `described` (OPENAI_LIST_METADATA on): then `name` and `display_name`
+    (the display name), `description`, `context_length` and `max_output_tokens`, each only where the catalog has
+    it, after the documented fields."""
+    entry = dialect_entry(model_id)
+    document: dict[str, Any] = {
+        "id": model_id,
+        "object": "model",
+        "created": entry.get("created", DEFAULT_CREATED),
+        "owned_by": entry.get("owned_by", "custom"),
+        "permission": [default_permission(model_id)],
+        "root": model_id,
+        "parent": None,
+    }
+    if described:
+        for stored, name in (
+            ("display_name", "name"),
+            ("display_name", "display_name"),
+            ("description", "description"),
+            ("max_input_tokens", "context_length"),
+            ("max_tokens", "max_output_tokens"),
+        ):
+            if stored in entry:
+                document[name] = entry[stored]
     return document
 
 
