@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import uvicorn
+from starlette.types import ASGIApp
 
 from handler.settings import Settings
 from handler.web.app import create_app
@@ -55,10 +56,12 @@ class LocalServer:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[LocalServer]:
-    """Run the app for `settings` on a free loopback port until the block ends."""
+def serve(settings: Settings, wrap: Callable[[ASGIApp], ASGIApp] | None = None) -> Iterator[LocalServer]:
+    """Run the app for `settings` (inside `wrap`, when given) on a free loopback port until the block ends."""
     port = free_port()
-    app = create_app(build_service(settings))
+    app: ASGIApp = create_app(build_service(settings))
+    if wrap is not None:
+        app = wrap(app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)
     )
