@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handler.core import keys
-from handler.core.catalog import METADATA_FIELDS, STORED_FIELDS
 from handler.store import layout
 from infra.registry import Registry, view_version
-from infra.seed import Seed, SeedError
+from infra.seed import ENTRY_FIELDS, Seed, SeedError
 
 ADD, CHANGE, REMOVE = "add", "change", "remove"
 _SIGN = {ADD: "+", CHANGE: "~", REMOVE: "-"}
@@ -135,7 +134,7 @@ def _plan_models(seed: Seed, state: State, result: Plan, prune: bool) -> dict[st
         old = state.models.get(entry["id"])
         if old != entry:
             result.models.append(entry)
-            detail = "" if old is None else _differences(old, entry, (*STORED_FIELDS, *METADATA_FIELDS, "status"))
+            detail = "" if old is None else _differences(old, entry, ENTRY_FIELDS[1:])
             result.changes.append(Change(ADD if old is None else CHANGE, "model", entry["id"], detail))
         catalog[entry["id"]] = entry
     if prune:

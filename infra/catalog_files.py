@@ -5,11 +5,14 @@
 - an Anthropic /v1/models page, `{"data": [{"type": "model", ...}], "has_more": ...}`;
 - a Gemini /v1beta/models page, `{"models": [{"name": "models/...", ...}], "nextPageToken": ...}`;
 - an OpenRouter /api/v1/models list, `{"data": [{"id", "name", "context_length", "top_provider", ...}]}`;
+- Codex CLI's catalog, `{"models": [{"slug", "base_instructions", ...}]}` (what `codex debug models` prints): each
+  entry is stored whole as the model's `codex` field, checked as Codex reads it;
 - a catalog YAML: a seed's `models:` section alone, or a bare list of catalog entries (metadata included).
 
 Importing merges (`merged`): the fields a file gives replace the stored ones, the others stay. The three
 provider formats only derive created and owned_by (from created_at, the provider, the id's vendor), so those fill
-an entry that lacks them and never replace what the catalog holds.
+an entry that lacks them and never replace what the catalog holds. Codex's catalog likewise only fills the display
+name, description and context window (max_input_tokens); its entry replaces the stored one.
 """
 
 from __future__ import annotations
@@ -20,21 +23,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from handler.core import codex
 from handler.core.catalog import METADATA_FIELDS
 from infra.seed import METADATA, SeedError, canonical, load_document, model_entry, require_unique, timestamp
 
-OPENAI, ANTHROPIC, GEMINI, OPENROUTER, CATALOG = "openai", "anthropic", "gemini", "openrouter", "catalog"
+OPENAI, ANTHROPIC, GEMINI, OPENROUTER, CODEX, CATALOG = (
+    "openai",
+    "anthropic",
+    "gemini",
+    "openrouter",
+    "codex",
+    "catalog",
+)
 FORMAT_NAMES = {
     OPENAI: "OpenAI model list",
     ANTHROPIC: "Anthropic model list",
     GEMINI: "Gemini model list",
     OPENROUTER: "OpenRouter model list",
+    CODEX: "Codex CLI catalog",
     CATALOG: "catalog",
 }
 DERIVED = frozenset({"created", "owned_by"})
+CODEX_DERIVED = frozenset({"display_name", "description", "max_input_tokens"})
 EXPECTED = (
     'an OpenAI model list {"object": "list", "data": [...]}, an Anthropic one {"data": [{"type": "model", ...}]}, '
     'a Gemini one {"models": [{"name": "models/...", ...}]}, an OpenRouter one {"data": [{"context_length", ...}]}, '
+    'Codex CLI\'s catalog {"models": [{"slug", ...}]}, '
     "a seed's models: [...] section, or a bare list of models"
 )
 _OPENROUTER_MARKS = ("context_length", "top_provider", "canonical_slug", "pricing", "architecture")
@@ -102,10 +116,26 @@ def _openrouter(raw: dict[str, Any], where: str) -> dict[str, Any]:
     return entry
 
 
+def _codex(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    slug = raw.get("slug")
+    if not isinstance(slug, str) or not slug.strip():
+        raise SeedError(f"{where}.slug: must be a non-empty string (the model id)")
+    entry: dict[str, Any] = {"id": slug}
+    for theirs, ours, usable in (
+        ("display_name", "display_name", lambda v: isinstance(v, str) and v.strip()),
+        ("description", "description", lambda v: isinstance(v, str)),
+        ("context_window", "max_input_tokens", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0),
+    ):
+        if usable(raw.get(theirs)):  # metadata only where Codex's value is one the catalog takes
+            entry[ours] = raw[theirs]
+    return {**entry, codex.FIELD: raw}
+
+
 _TRANSLATE: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
     ANTHROPIC: _anthropic,
     GEMINI: _gemini,
     OPENROUTER: _openrouter,
+    CODEX: _codex,
 }
 
 
@@ -132,6 +162,8 @@ def detect(document: Any, source: str) -> tuple[str, list[Any]]:
         first = items[0] if items and isinstance(items[0], dict) else {}
         if "nextPageToken" in document or ("name" in first and "id" not in first):
             return GEMINI, items
+        if "slug" in first and "id" not in first:
+            return CODEX, items
         if set(document) != {"models"}:
             raise SeedError(f"{source}: has {', '.join(sorted(set(document) - {'models'}))} too; use `modelgate apply`")
         return CATALOG, items
@@ -163,7 +195,8 @@ def parse_catalog(document: Any, source: str = "catalog") -> CatalogFile:
     kind, raw = detect(document, source)
     entries = [_entry(kind, item, f"{source}: model [{i}]") for i, item in enumerate(raw)]
     require_unique(entries, "id", f"{source}: models")
-    result = CatalogFile(kind, entries, DERIVED if kind in _TRANSLATE else frozenset())
+    derived = CODEX_DERIVED if kind == CODEX else DERIVED if kind in _TRANSLATE else frozenset()
+    result = CatalogFile(kind, entries, derived)
     if isinstance(document, dict) and (document.get("has_more") is True or document.get("nextPageToken")):
         result.notes.append(f"{source} is one page of a longer list; import the other pages too")
     return result

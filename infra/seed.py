@@ -1,13 +1,14 @@
 """Seed files: the declarative state an operator applies. YAML, so JSON works too.
 
-models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, status?}]   # the catalog
+models:  [{id, owned_by?, created?, permission?, root?, parent?, <metadata>?, codex?, status?}]   # the catalog
 groups:  {name: [model id, ...]}                                           # ordered
 users:   [{id, group, status?}]
 tokens:  [{key, user, name?, models?, status?, expires_at?, allow_ips?, group?}]   # keys hashed when applied
 
 <metadata>: display_name, description, max_input_tokens, max_tokens, capabilities, lifecycle, deprecated_at,
-retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. Catalog files for `modelgate models
-import` are read by infra.catalog_files.
+retires_at (handler.core.catalog.METADATA_FIELDS); a null one is not given. `codex`: the model's whole Codex CLI
+catalog entry (handler.core.codex), checked as Codex would read it. Catalog files for `modelgate models import` are
+read by infra.catalog_files.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from handler.core import codex
 from handler.core.catalog import LIFECYCLES, METADATA_FIELDS, STORED_FIELDS
 from handler.core.metadata import capabilities_problem
 
@@ -33,7 +35,7 @@ STATUSES = ("enabled", "disabled")
 TOKEN_STATUSES = ("enabled", "disabled", "expired", "exhausted")  # the last two as migrated from one-api
 SECTIONS = ("models", "groups", "users", "tokens")
 # A catalog entry's fields, in the order it is stored and exported.
-ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, "status")
+ENTRY_FIELDS = ("id", *STORED_FIELDS, *METADATA_FIELDS, codex.FIELD, "status")
 METADATA = frozenset(METADATA_FIELDS)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -195,6 +197,24 @@ def metadata_value(name: str, value: Any, where: str) -> Any:
     return timestamp(value, where)
 
 
+# A catalog model is one DynamoDB item (400 KB at most); Codex's own entries are 40-90 KB.
+CODEX_ENTRY_MAX_BYTES = 256 * 1024
+
+
+def codex_entry(value: Any, where: str, model_id: str) -> dict[str, Any]:
+    """A model's Codex entry, refused (one line: where, the field, what is wrong, the model) if Codex would not
+    read it, or if it is too big to store."""
+    entry = _json_object(value, where)
+    try:
+        codex.check_entry(entry)
+    except codex.InvalidEntry as error:
+        raise SeedError(f"{where}.{error.field}: {error.problem} (model {model_id})") from None
+    size = len(json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > CODEX_ENTRY_MAX_BYTES:
+        raise SeedError(f"{where}: {size:,} bytes, at most {CODEX_ENTRY_MAX_BYTES:,} (model {model_id})")
+    return entry
+
+
 def canonical(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry's fields in ENTRY_FIELDS order, so that the same entry is always stored as the same bytes."""
     return {name: entry[name] for name in ENTRY_FIELDS if name in entry}
@@ -219,6 +239,8 @@ def model_entry(raw: Any, where: str) -> dict[str, Any]:
         for name in METADATA_FIELDS:
             if raw.get(name) is not None:
                 entry[name] = metadata_value(name, raw[name], f"{named}.{name}")
+    if raw.get(codex.FIELD) is not None:
+        entry[codex.FIELD] = codex_entry(raw[codex.FIELD], f"{where}.{codex.FIELD}", entry["id"])
     entry["status"] = _status(raw, where)
     return entry
 

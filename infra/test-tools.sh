@@ -148,6 +148,30 @@ ensure_claude_code() {
   fi
 }
 
+# Codex CLI (npm @openai/codex; its native binary comes as an npm package too), for the test of its model
+# catalog. Exports the path of `codex`; CI (CI=true) fails without it.
+CODEX_CLI_NPM_VERSION=0.171.0
+ensure_codex_cli() {
+  local prefix="$ROOT/.cache/codex-cli"
+  local stamp="$prefix/.installed-$CODEX_CLI_NPM_VERSION"
+  if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
+    say "installing Codex CLI (npm @openai/codex $CODEX_CLI_NPM_VERSION) into .cache/codex-cli"
+    rm -rf "$prefix"
+    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
+      "@openai/codex@$CODEX_CLI_NPM_VERSION" >/dev/null; then
+      touch "$stamp"
+    fi
+  fi
+  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/codex" ]; then
+    export MODELGATE_CODEX_CLI="$prefix/node_modules/.bin/codex"
+  elif [ "${CI:-}" = true ]; then
+    echo "Codex CLI (npm @openai/codex) is required in CI for its catalog test" >&2
+    return 1
+  else
+    echo "Codex CLI could not be installed: its catalog test will be skipped" >&2
+  fi
+}
+
 # Debian's MariaDB and PostgreSQL servers, for the migrate tests (each test run starts private instances on
 # 127.0.0.1 in a temporary directory; the system services are never started). CI (CI=true) fails without them.
 ensure_sql_engines() {
@@ -188,5 +212,6 @@ ensure_test_tools() {
   ensure_python313
   ensure_lambda_ric
   ensure_claude_code
+  ensure_codex_cli
   ensure_sql_engines
 }

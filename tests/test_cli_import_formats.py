@@ -340,7 +340,8 @@ def test_one_page_of_a_longer_list_is_imported_with_a_note(cli: Cli, registry: R
 EXPECTED = (
     'expected an OpenAI model list {"object": "list", "data": [...]}, an Anthropic one {"data": [{"type": "model", '
     '...}]}, a Gemini one {"models": [{"name": "models/...", ...}]}, an OpenRouter one {"data": [{"context_length", '
-    "...}]}, a seed's models: [...] section, or a bare list of models"
+    '...}]}, Codex CLI\'s catalog {"models": [{"slug", ...}]}, '
+    "a seed's models: [...] section, or a bare list of models"
 )
 BAD_FILES: list[tuple[str, Any, str]] = [
     ("one-model-object", {"object": "model", "id": "gpt-4o"}, f"not a model list; {EXPECTED}"),

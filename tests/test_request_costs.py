@@ -264,6 +264,25 @@ def test_every_dialect_costs_three_requests_cold_and_none_warm(
     assert len(listed.get("data", listed.get("models", []))) == count
 
 
+def test_codexs_catalog_costs_three_requests_cold_and_none_warm(world: BenchWorld, function: Function) -> None:
+    """GIVEN a cold container WHEN a key of the 5,000-model group asks for Codex's catalog (`?client_version=`,
+    Bearer) THEN the same three requests and all 5,000 models; then none for the same call, a retrieve, or the
+    OpenAI list of the same listing."""
+    key = bearer(world.keys[BIG]["a"])
+    query, headers = "client_version=0.171.0", {**key, "originator": "codex_cli_rs"}
+
+    cold, cold_sent = function.call(query=query, headers=headers)
+    warm, warm_sent = function.call(query=query, headers=headers)
+    one, one_sent = function.call(f"/v1/models/{model_id(4_999)}", query=query, headers=headers)
+    openai, openai_sent = function.call(headers=key)
+
+    assert (cold.status, cold_sent) == (200, COLD_KEY_CALL)
+    assert [m["slug"] for m in cold.json()["models"]] == [model_id(i) for i in range(BIG)]
+    assert (warm.status, warm_sent, warm.body) == (200, [], cold.body)
+    assert (one.status, one_sent, one.json()["id"]) == (200, [], model_id(4_999))
+    assert (openai.status, openai_sent, len(openai.json()["data"])) == (200, [], BIG)
+
+
 def test_a_second_dialect_on_a_warm_listing_costs_nothing(world: BenchWorld, function: Function) -> None:
     """GIVEN the OpenAI list warmed WHEN the same key lists as Anthropic and as Gemini THEN no request."""
     key = world.keys[BIG]["a"]

@@ -171,10 +171,50 @@ GEMINI_ERROR: dict[str, Any] = {
     },
 }
 
+CODEX_MODEL: dict[str, Any] = {
+    "type": "object",
+    "description": "Codex CLI's ModelInfo: a stored entry as imported (its other fields kept), or one built",
+    "required": [
+        "slug",
+        "display_name",
+        "supported_reasoning_levels",
+        "shell_type",
+        "visibility",
+        "supported_in_api",
+        "priority",
+        "support_verbosity",
+        "truncation_policy",
+        "experimental_supported_tools",
+    ],
+    "properties": {
+        "slug": {"type": "string", "minLength": 1},
+        "display_name": {"type": "string"},
+        "description": {"type": ["string", "null"]},
+        "supported_reasoning_levels": {"type": "array", "items": {"type": "object"}},
+        "shell_type": {"enum": ["default", "local", "unified_exec", "disabled", "shell_command"]},
+        "visibility": {"enum": ["list", "hide", "none"]},
+        "supported_in_api": {"type": "boolean"},
+        "priority": {"type": "integer"},
+        "base_instructions": {"type": ["string", "null"], "description": "Required without model_messages"},
+        "model_messages": {"type": ["object", "null"]},
+        "support_verbosity": {"type": "boolean"},
+        "truncation_policy": {"type": "object"},
+        "context_window": {"type": "integer"},
+        "experimental_supported_tools": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+CODEX_CATALOG: dict[str, Any] = {
+    "type": "object",
+    "required": ["models"],
+    "properties": {"models": {"type": "array", "items": CODEX_MODEL}},
+}
+
 OPENAI_ROUTES = ("/v1beta/openai/models",)
 GEMINI_ROUTES = ("/v1beta/models",)
 LIST_SUMMARY = {
-    "/v1/models": "List the caller's models (OpenAI; Anthropic with anthropic-version; Gemini with x-goog-api-key)",
+    "/v1/models": "List the caller's models (OpenAI; Anthropic with anthropic-version; Gemini with x-goog-api-key; "
+    "Codex CLI's catalog with client_version)",
     "/v1beta/models": "List the caller's models, Gemini dialect",
     "/v1beta/openai/models": "List the caller's models, OpenAI dialect (Gemini's OpenAI-compatible base URL)",
 }
@@ -206,6 +246,9 @@ ANTHROPIC_PAGING = [
     _query("before_id", {"type": "string"}, "Anthropic: the page before this id of the caller's list"),
     _query("lifecycle", {"enum": ["active", "deprecated", "retired"]}, "Anthropic: only models in this lifecycle"),
 ]
+CLIENT_VERSION = _query(
+    "client_version", {"type": "string"}, "Codex CLI (any value, on every route): the answer is Codex's model catalog"
+)
 GEMINI_PAGING = [
     _query(
         "pageSize",
@@ -226,10 +269,10 @@ def _shapes(prefix: str, openai: dict[str, Any], anthropic: dict[str, Any], gemi
 
 def list_parameters(prefix: str) -> list[dict[str, Any]]:
     if prefix in OPENAI_ROUTES:
-        return []
+        return [CLIENT_VERSION]
     if prefix in GEMINI_ROUTES:
-        return GEMINI_PAGING
-    return [ANTHROPIC_VERSION, *ANTHROPIC_PAGING, *GEMINI_PAGING]
+        return [*GEMINI_PAGING, CLIENT_VERSION]
+    return [ANTHROPIC_VERSION, *ANTHROPIC_PAGING, *GEMINI_PAGING, CLIENT_VERSION]
 
 
 def model_parameters(prefix: str) -> list[dict[str, Any]]:
@@ -240,8 +283,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int | str, dict[str, Any]]:
-    error = _shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR)
+def _documented(ok: dict[str, Any], error: dict[str, Any], *, not_found: bool) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {
         200: _json(ok, "OK"),
         304: {"description": "Not modified: the If-None-Match ETag still matches"},
@@ -255,9 +297,18 @@ def _documented(prefix: str, ok: dict[str, Any], *, not_found: bool) -> dict[int
     return documented
 
 
+def _with(shapes: dict[str, Any], shape: dict[str, Any]) -> dict[str, Any]:
+    """`shapes` (one, or anyOf several) with `shape` too, once."""
+    listed = shapes.get("anyOf", [shapes])
+    return {"anyOf": listed if shape in listed else [*listed, shape]}
+
+
 def list_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
-    return _documented(prefix, _shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST), not_found=False)
+    # client_version asks any list route for Codex's catalog, whose errors are OpenAI's
+    ok = _with(_shapes(prefix, MODEL_LIST, ANTHROPIC_PAGE, GEMINI_LIST), CODEX_CATALOG)
+    return _documented(ok, _with(_shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR), ERROR), not_found=False)
 
 
 def model_responses(prefix: str) -> dict[int | str, dict[str, Any]]:
-    return _documented(prefix, _shapes(prefix, MODEL, ANTHROPIC_MODEL, GEMINI_MODEL), not_found=True)
+    ok = _shapes(prefix, MODEL, ANTHROPIC_MODEL, GEMINI_MODEL)
+    return _documented(ok, _shapes(prefix, ERROR, ANTHROPIC_ERROR, GEMINI_ERROR), not_found=True)

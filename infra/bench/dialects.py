@@ -59,8 +59,9 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, client: Any, 
     handler, context = function.handler, LambdaContext()
     first_gemini = handler(_event("/v1beta/models", f"pageSize={PAGE}", gemini), context)
     token = json.loads(first_gemini["body"])["nextPageToken"]
+    limited_bearer = {"authorization": f"Bearer {limited}"}
     pages = {
-        OPENAI: ("/v1/models", "", {"authorization": f"Bearer {limited}"}),
+        OPENAI: ("/v1/models", "", limited_bearer),
         f"Anthropic page 1 (limit={PAGE})": ("/v1/models", f"limit={PAGE}", anthropic),
         "Anthropic page 2 (after_id)": ("/v1/models", f"limit={PAGE}&after_id={model_id(PAGE - 1)}", anthropic),
         f"Gemini page 1 (pageSize={PAGE})": ("/v1beta/models", f"pageSize={PAGE}", gemini),
@@ -68,6 +69,8 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, client: Any, 
         # Clients that never page (LibreChat, Cherry Studio) send no limit: the whole list, here the 1,000 of `limited`.
         "Anthropic whole list (no limit)": ("/v1/models", "", {**anthropic, "x-api-key": limited}),
         "Gemini whole list (no pageSize)": ("/v1beta/models", "", {"x-goog-api-key": limited}),
+        # no page of Codex's: its catalog is the whole list (the limited key's 1,000), about twice OpenAI's bytes
+        f"Codex catalog of {PAGE:,} (client_version)": ("/v1/models", "client_version=0.171.0", limited_bearer),
     }
     report.row("", "median", "p99", "vs OpenAI")
     for encoding in ("identity", "gzip"):

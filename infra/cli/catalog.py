@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from handler.core import codex
 from handler.core.catalog import LIFECYCLES, METADATA_FIELDS
 from infra.apply import execute, plan, read_state
 from infra.catalog_files import load_catalog, merged
 from infra.cli.context import CliError, Context, count, progress_bar, table, when
 from infra.registry import DISABLED, ENABLED
-from infra.seed import Seed, SeedError, canonical, metadata_value
+from infra.seed import Seed, SeedError, canonical, codex_entry, load_document, metadata_value
+
+SETTABLE = (*METADATA_FIELDS, codex.FIELD)  # what `models set` sets and --unset removes
 
 
 def import_models(ctx: Context, args: argparse.Namespace) -> int:
@@ -79,6 +82,12 @@ def show(ctx: Context, args: argparse.Namespace) -> int:
     for name in ("permission", "parent", "root", "capabilities"):
         if name in entry:
             shown[name] = json.dumps(entry[name], ensure_ascii=False)
+    if isinstance(entry.get(codex.FIELD), dict):  # 40-90 KB of instructions: the terminal gets a summary
+        stored = entry[codex.FIELD]
+        instructions = stored.get("base_instructions")
+        size = f", base_instructions {len(instructions):,} characters" if isinstance(instructions, str) else ""
+        servable = "" if codex.is_servable(stored) else "; Codex would refuse it: not served"
+        shown[codex.FIELD] = f"Codex entry, {len(stored)} fields{size}{servable} (--json shows it whole)"
     width = max(len(name) + 1 for name in ["permission", *shown])
     lines = [f"{name + ':':<{width}} {value}" for name, value in shown.items()]
     ctx.emit({**entry, "groups": groups}, "\n".join(lines))
@@ -104,21 +113,45 @@ def _typed(name: str, text: str) -> Any:
     return text
 
 
+def _codex(text: str, model_id: str) -> Any:
+    """`--codex @FILE` (one entry, or Codex's catalog holding this model) or `--codex JSON`: the entry, checked."""
+    try:
+        value = load_document(Path(text[1:])) if text.startswith("@") else json.loads(text)
+    except SeedError as error:
+        raise CliError(f"--codex: {error}") from None
+    except ValueError:
+        raise CliError("--codex: not JSON; give an entry's JSON or @FILE") from None
+    if isinstance(value, dict) and isinstance(value.get("models"), list):  # `codex debug models` output
+        found = [e for e in value["models"] if isinstance(e, dict) and e.get("slug") == model_id]
+        if not found:
+            raise CliError(f"--codex: {text[1:]} has no entry with slug {model_id!r}")
+        value = found[0]
+    try:
+        return codex_entry(value, "--codex", model_id)
+    except SeedError as error:
+        raise CliError(str(error)) from None
+
+
 def set_metadata(ctx: Context, args: argparse.Namespace) -> int:
-    given = {name: getattr(args, name) for name in METADATA_FIELDS if getattr(args, name) is not None}
+    given = {name: getattr(args, name) for name in SETTABLE if getattr(args, name) is not None}
     unset = list(dict.fromkeys(args.unset or []))
     if not given and not unset:
-        raise CliError(f"nothing to set: give {', '.join(map(_flag, METADATA_FIELDS))} or --unset FIELD")
+        raise CliError(f"nothing to set: give {', '.join(map(_flag, SETTABLE))} or --unset FIELD")
     both = [name for name in unset if name in given]
     if both:
         raise CliError(f"{_flag(both[0])} and --unset {both[0]} contradict each other")
-    try:
-        values = {name: metadata_value(name, _typed(name, text), _flag(name)) for name, text in given.items()}
-    except (CliError, SeedError) as error:  # one line naming the model, the field and what is wrong
-        raise CliError(f"model {args.id}: {error}") from None
+    values: dict[str, Any] = {}
+    for name, text in given.items():
+        if name == codex.FIELD:
+            values[name] = _codex(text, args.id)
+            continue
+        try:
+            values[name] = metadata_value(name, _typed(name, text), _flag(name))
+        except (CliError, SeedError) as error:  # one line naming the model, the field and what is wrong
+            raise CliError(f"model {args.id}: {error}") from None
     previous = _entry(ctx, args.id)
     entry = canonical({**{k: v for k, v in previous.items() if k not in unset}, **values})
-    changed = [n for n in METADATA_FIELDS if (n in previous, previous.get(n)) != (n in entry, entry.get(n))]
+    changed = [n for n in SETTABLE if (n in previous, previous.get(n)) != (n in entry, entry.get(n))]
     rebuilt = ctx.registry.put_model(entry, previous) if changed else []
     human = (
         f"model {args.id} already has these values; nothing written"
@@ -165,14 +198,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     imported = actions.add_parser(
         "import",
-        help="import an OpenAI, Anthropic, Gemini or OpenRouter model list, or a catalog YAML, idempotently",
+        help="import an OpenAI, Anthropic, Gemini or OpenRouter model list, Codex CLI's catalog, or a catalog YAML, "
+        "idempotently",
         parents=[common],
         description='Import {"object": "list", "data": [...]} (what GET /v1/models returns), an Anthropic '
-        "GET /v1/models or Gemini GET /v1beta/models page, OpenRouter's GET /api/v1/models, a YAML `models:` "
-        "list, or a bare list; the format is told from the file. Fields are kept as given (a provider's renamed "
-        "to the catalog's). Importing merges: it sets what the file gives and keeps the rest (a provider list "
-        "only fills created and owned_by), keeps statuses set with `models disable` unless the file gives one, "
-        "writes only what changed, and rebuilds the views of the groups naming changed models.",
+        "GET /v1/models or Gemini GET /v1beta/models page, OpenRouter's GET /api/v1/models, Codex CLI's catalog "
+        "(`codex debug models`: each entry is stored whole as the model's `codex` field), a YAML `models:` list, "
+        "or a bare list; the format is told from the file. Fields are kept as given (a provider's renamed to the "
+        "catalog's). Importing merges: it sets what the file gives and keeps the rest (a provider list only fills "
+        "created and owned_by, Codex's the display name, description and context window), keeps statuses set "
+        "with `models disable` unless the file gives one, writes only what changed, and rebuilds the views of the "
+        "groups naming changed models.",
     )
     imported.add_argument("file", help="JSON or YAML file")
     imported.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
@@ -208,12 +244,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     changed.add_argument("--deprecated-at", metavar="TIME", help="RFC 3339, e.g. 2026-01-01T00:00:00Z, or a date")
     changed.add_argument("--retires-at", metavar="TIME", help="RFC 3339, e.g. 2026-06-01T00:00:00Z, or a date")
     changed.add_argument(
+        "--codex",
+        metavar="JSON|@FILE",
+        help="the model's Codex CLI catalog entry: JSON, or @FILE holding one entry or `codex debug models` output",
+    )
+    changed.add_argument(
         "--unset",
         action="append",
         metavar="FIELD",
         type=lambda text: text.replace("-", "_"),
-        choices=METADATA_FIELDS,
-        help=f"remove a field (repeatable): {', '.join(METADATA_FIELDS)}",
+        choices=SETTABLE,
+        help=f"remove a field (repeatable): {', '.join(SETTABLE)}",
     )
     changed.set_defaults(run=set_metadata)
 

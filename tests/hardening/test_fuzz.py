@@ -110,14 +110,21 @@ dialect_headers = st.sampled_from(["anthropic-version", "anthropic-beta", "x-goo
 extra_headers = st.lists(st.tuples(st.one_of(header_names, dialect_headers), st.text(max_size=40)), max_size=4)
 # Where the credential travels: every place means the same key.
 PLACES = ("authorization", "x-api-key", "x-goog-api-key", "query")
-paging = st.sampled_from(["", "limit=1", "limit=3&after_id=gpt-4o", "pageSize=2", "pageToken=xyz", "limit=0"])
+paging = st.sampled_from(
+    ["", "limit=1", "limit=3&after_id=gpt-4o", "pageSize=2", "pageToken=xyz", "limit=0", "client_version=0.171.0"]
+)
 methods = st.one_of(st.just("GET"), st.sampled_from(["HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]))
 
 
 def expected_dialect(request: Request) -> str:
-    """Which dialect must answer, as issue 9 says: the path first, then anthropic-version, then a Google key."""
+    """Which dialect must answer, as issues 9 and 18 say: `client_version` on a list route, then the path, then
+    anthropic-version, then a Google key."""
     path = unquote(request.path)
     names = {name.lower() for name, _ in request.headers}
+    if path.rstrip("/") in LIST_ROUTES and any(
+        p.partition("=")[0] == "client_version" for p in request.query.split("&")
+    ):
+        return "codex"
     if path.startswith("/v1beta/openai/"):
         return "openai"
     if path.startswith("/v1beta/"):
@@ -144,6 +151,9 @@ def check_error(dialect: str, status: int, document: Any) -> None:
 
 def answered_ids(dialect: str, document: Any) -> tuple[bool, list[str]]:
     """Whether the answer is a list, and the model ids it holds, in the dialect's own shape."""
+    if dialect == "codex":
+        assert list(document) == ["models"]
+        return True, [m["slug"] for m in document["models"]]
     if dialect == "gemini":
         if "models" in document:
             return True, [m["baseModelId"] for m in document["models"]]
@@ -185,7 +195,7 @@ def check(request: Request, credential: Credential, reply: Reply) -> None:
     listed, ids = answered_ids(dialect, document)
     if not listed:
         assert ids[0] in expected
-    elif dialect == "openai":
+    elif dialect in {"openai", "codex"}:  # the whole list
         assert ids == expected
     else:  # a page: a run of the caller's list, in its order
         start = expected.index(ids[0]) if ids else 0

@@ -73,7 +73,7 @@ class Hostile:
     sees: str | None = None  # a 200 list: whose EXPECTED list it is; a 200 retrieve: the model id
     code: str | None = None  # an error: its OpenAI `code`, Anthropic error `type` or Google `status`
     http_parser_refuses: bool = False  # h11 answers 400 itself (NUL in a header); the app never sees it
-    dialect: str = "openai"  # who answers: openai, anthropic or gemini
+    dialect: str = "openai"  # who answers: openai, anthropic, gemini or codex
 
 
 def auth(*values: str, **extra: Any) -> Request:
@@ -107,6 +107,9 @@ PREFLIGHT = (
     ("Access-Control-Request-Headers", "authorization"),
 )
 ROUTES = ("/v1/models", "/v1/models/gpt-4o-mini")
+
+
+CODEX = "client_version=0.171.0"
 
 
 def keyed(*headers: tuple[str, str], path: str = "/v1/models", query: str = "") -> Request:
@@ -422,6 +425,49 @@ CASES: list[Hostile] = [
         200,
         sees="limited",
     ),
+    # --- Codex's catalog: `client_version` on a list route, before every other rule; OpenAI's errors ---
+    Hostile(
+        "codex: a valid key", keyed(("Authorization", f"Bearer {FULL}"), query=CODEX), 200, sees="full", dialect="codex"
+    ),
+    Hostile("codex: no key", keyed(query=CODEX), 200, sees="anonymous", dialect="codex"),
+    refused("codex: a near miss", keyed(("Authorization", f"Bearer {NEAR_MISS}"), query=CODEX), dialect="codex"),
+    refused(
+        "codex: a near miss in ?key= on /v1beta",
+        keyed(path="/v1beta/models", query=f"key={NEAR_MISS}&{CODEX}"),
+        dialect="codex",
+    ),
+    refused(
+        "codex: a near miss with anthropic-version",
+        keyed(ANTHROPIC, ("x-api-key", NEAR_MISS), query=CODEX),
+        dialect="codex",
+    ),
+    Hostile(
+        "codex: before anthropic-version",
+        keyed(ANTHROPIC, ("x-api-key", FULL), query=CODEX),
+        200,
+        sees="full",
+        dialect="codex",
+    ),
+    Hostile(
+        "codex: on /v1beta/models with ?key=",
+        keyed(path="/v1beta/models", query=f"{CODEX}&key={LIMITED}&pageSize=1"),
+        200,
+        sees="limited",
+        dialect="codex",
+    ),
+    Hostile(
+        "codex: client_version twice, empty",
+        keyed(query="client_version&client_version="),
+        200,
+        sees="anonymous",
+        dialect="codex",
+    ),
+    Hostile(
+        "codex: not on a retrieve",
+        keyed(("Authorization", f"Bearer {FULL}"), path="/v1/models/gpt-4o-mini", query=CODEX),
+        200,
+        sees="gpt-4o-mini",
+    ),
     # --- Bodies and other headers ---
     anonymous("body JSON on a GET", Request(body='{"model":"gpt-4o","group":"vip"}')),
     anonymous("body junk on a GET", Request(body="\x00\x01\x02 not json {{{")),
@@ -471,7 +517,11 @@ def check(case: Hostile, reply: Reply, *, parser_refusal: bool = False) -> None:
 
 def check_answer(case: Hostile, document: Any) -> None:
     listed = case.request.path.rstrip("/") in LISTS
-    if case.dialect == "gemini":
+    if case.dialect == "codex":
+        assert listed
+        assert list(document) == ["models"]
+        ids = [model["slug"] for model in document["models"]]
+    elif case.dialect == "gemini":
         ids = [model["baseModelId"] for model in document["models"]] if listed else [document["baseModelId"]]
     elif case.dialect == "anthropic":
         assert listed or document["type"] == "model"
