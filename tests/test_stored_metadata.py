@@ -218,3 +218,33 @@ def test_models_set_refuses_the_partial_value_in_one_line(
         'each as {"supported": true|false}: import them from an Anthropic model list)\n'
     )
     assert snapshot(http_dynamodb(moto_endpoint), table) == before
+
+
+def test_the_openai_list_with_metadata_leaves_the_bad_values_out(moto_endpoint: str, table: str) -> None:
+    """GIVEN the stored values and OPENAI_LIST_METADATA on WHEN the OpenAI list is asked for (Lambda v2 event)
+    THEN name, display_name, description, context_length and max_output_tokens only where the value is good."""
+    settings = settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint, openai_list_metadata=True)
+    described = Mangum(create_app(build_service(settings)), lifespan="off")
+    reply = send(
+        "http-api-v2",
+        Request(path="/v1/models", headers=(("Authorization", f"Bearer {KEY}"),)),
+        entry=described,
+        base_url="",
+    )
+    extras = {
+        model["id"]: {k: v for k, v in model.items() if k not in expected.model(model["id"])}
+        for model in reply.json()["data"]
+    }
+    whole = STORED["claude-whole"]
+    assert extras == {
+        "claude-partial": {"name": "Partial", "display_name": "Partial", "max_output_tokens": 4096},
+        "claude-wrong-bool": {},
+        "claude-odd-types": {},
+        "claude-whole": {
+            "name": whole["display_name"],
+            "display_name": whole["display_name"],
+            "description": whole["description"],
+            "context_length": whole["max_input_tokens"],
+            "max_output_tokens": whole["max_tokens"],
+        },
+    }
