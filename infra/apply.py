@@ -5,7 +5,10 @@ whole before anything is written (every user's group exists afterwards, every ke
 prints exactly what a real run does. Execution writes only the differences, so a re-run writes nothing; it is not
 one transaction (a 10,000-model catalog cannot be), but every step is idempotent and an interrupted run is
 finished by running it again. `--prune` removes, inside each section the file has, what it does not name: a file
-without a `tokens:` section never touches keys.
+without a `tokens:` section touches no key, except that a pruned user's keys go with them.
+
+Keys are written for their user's incarnation (the life of the id, see infra.registry.records.new_incarnation):
+a key of a deleted user never works for a user re-created with the same id, unless the file names that key.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from handler.core import keys
 from handler.store import layout
-from infra.registry import Registry, view_version
+from infra.registry import Registry, new_incarnation, view_version
 from infra.seed import ENTRY_FIELDS, Seed, SeedError
 
 ADD, CHANGE, REMOVE = "add", "change", "remove"
@@ -68,7 +71,8 @@ class Plan:
     removed_groups: list[str] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)  # to update
     new_users: list[dict[str, Any]] = field(default_factory=list)  # the table has none of them: written in batches
-    removed_users: list[str] = field(default_factory=list)
+    removed_users: list[str] = field(default_factory=list)  # each with every key of theirs
+    incarnations: dict[str, str | None] = field(default_factory=dict)  # user id -> its life, once applied
     tokens: list[dict[str, Any]] = field(default_factory=list)  # to update
     new_tokens: list[dict[str, Any]] = field(default_factory=list)  # the table has none of them: written in batches
     removed_tokens: list[str] = field(default_factory=list)  # public ids
@@ -182,17 +186,22 @@ def _plan_groups(seed: Seed, state: State, result: Plan, prune: bool) -> dict[st
 
 def _plan_users(seed: Seed, state: State, result: Plan, groups: Mapping[str, Any], prune: bool) -> dict[str, str]:
     users = {user_id: user["group"] for user_id, user in state.users.items()}
+    result.incarnations = {user_id: user.get("incarnation") for user_id, user in state.users.items()}
     for user in seed.users:
         old = state.users.get(user["id"])
         if user["group"] not in groups:
             raise SeedError(f"user {user['id']!r}: unknown group {user['group']!r}")
         fields = ("group", "status", "origin") if seed.origin else ("group", "status")
         marked = {**user, "origin": seed.origin} if seed.origin else user
+        incarnation = None if old is None else old.get("incarnation")
         if old is None or any(old.get(f) != marked.get(f) for f in fields):
-            (result.new_users if old is None else result.users).append(user)
+            # A new user's life starts here (one written before incarnations gets one now): its keys carry it.
+            incarnation = incarnation or new_incarnation()
+            (result.new_users if old is None else result.users).append({**user, "incarnation": incarnation})
             detail = f"group {user['group']}" if old is None else _differences(old, marked, fields)
             result.changes.append(Change(ADD if old is None else CHANGE, "user", user["id"], detail))
         users[user["id"]] = user["group"]
+        result.incarnations[user["id"]] = incarnation
     if prune:
         named = {u["id"] for u in seed.users}
         result.removed_users = [i for i, u in state.users.items() if i not in named and _owned(seed, u)]
@@ -226,29 +235,30 @@ def _plan_tokens(
         digest = keys.key_hash(token["key"])
         kept.add(digest)
         old = state.tokens.get(digest)
+        incarnation = result.incarnations.get(token["user"])
         marked = {**token, "user_id": token["user"], "origin": seed.origin}
         wanted = {k: v for k, v in marked.items() if v is not None}
         if old is None:
             detail = f"user {token['user']}" + (f", name {token['name']}" if token["name"] else "")
         elif any(old.get(f) != wanted.get(f) for f in fields):
             detail = _differences(old, wanted, fields)
+        elif incarnation is not None and old.get("user_incarnation") != incarnation:
+            former = old.get("user_incarnation") is not None  # else written before incarnations: it just gets one
+            detail = f"left by a former user {token['user']}: now the current one's" if former else "incarnation set"
         else:
             continue
-        (result.new_tokens if old is None else result.tokens).append(token)
+        (result.new_tokens if old is None else result.tokens).append({**token, "user_incarnation": incarnation})
         result.changes.append(Change(ADD if old is None else CHANGE, "token", keys.mask(token["key"]), detail))
-    if prune:
-        for digest, record in state.tokens.items():
-            if digest not in kept and _owned(seed, record):
-                result.removed_tokens.append(record["token_id"])
-                detail = f"{record.get('key_hint')} of {record['user_id']}"
-                result.changes.append(Change(REMOVE, "token", record["token_id"], detail))
-    else:
-        orphans = sorted({r["user_id"] for r in state.tokens.values()} & set(result.removed_users))
-        if orphans:
-            result.notes.append(
-                f"the keys of pruned users {_ids(orphans)} stay (the file has no tokens: section) and stop working; "
-                "delete them with `modelgate key delete ID`"
-            )
+    pruned_users = set(result.removed_users)
+    for digest, record in state.tokens.items():
+        if digest in kept:
+            continue
+        detail = f"{record.get('key_hint')} of {record['user_id']}"
+        if record["user_id"] in pruned_users:  # a user's keys go with them, whatever the file's sections
+            result.changes.append(Change(REMOVE, "token", record["token_id"], detail + ", with its user"))
+        elif prune and _owned(seed, record):
+            result.removed_tokens.append(record["token_id"])
+            result.changes.append(Change(REMOVE, "token", record["token_id"], detail))
 
 
 def execute(
@@ -267,9 +277,11 @@ def execute(
         registry.put_group(name, None, planned.catalog)
     registry.put_new_users(planned.new_users, origin=planned.origin)
     for user in planned.users:
-        registry.put_user(user["id"], user["group"], user["status"], origin=planned.origin)
+        registry.put_user(
+            user["id"], user["group"], user["status"], origin=planned.origin, incarnation=user["incarnation"]
+        )
     for user_id in planned.removed_users:
-        registry.delete_user(user_id, with_tokens=False)
+        registry.delete_user(user_id)
     for name in planned.removed_groups:
         registry.delete_group(name, check_users=False)  # the plan checked; gsi1 may not show the moves yet
     registry.put_new_tokens(planned.new_tokens, origin=planned.origin, progress=key_progress)
@@ -284,6 +296,7 @@ def execute(
             allow_ips=token.get("allow_ips"),
             group=token.get("group"),
             origin=planned.origin,
+            user_incarnation=token["user_incarnation"],
         )
     for token_id in planned.removed_tokens:
         registry.delete_token(token_id)

@@ -316,7 +316,7 @@ def test_every_kind_of_write_bumps_the_marker_once(seeded: Registry) -> None:
         lambda: seeded.create_token("sk-" + "d" * 48, user_id="alice"),
         lambda: seeded.put_token("sk-" + "e" * 48, user_id="alice"),
         lambda: seeded.revoke_sessions("alice", now=time.time()),
-        lambda: seeded.delete_user("erin", with_tokens=True),
+        lambda: seeded.delete_user("erin"),
         lambda: seeded.delete_group("basic", check_users=False),
     ]
     for write in writes:

@@ -102,7 +102,7 @@ def test_apply_writes_what_the_dry_run_showed_then_nothing_more(
     assert not any(requests[op] for op in WRITES), requests
 
 
-def test_prune_removes_what_the_file_no_longer_names_but_never_keys_without_a_tokens_section(
+def test_prune_removes_what_the_file_no_longer_names_and_a_pruned_users_keys_with_them(
     cli: Cli, seeded: Registry, tmp_path: Path
 ) -> None:
     # GIVEN a file naming part of the world, without a tokens section
@@ -112,27 +112,27 @@ def test_prune_removes_what_the_file_no_longer_names_but_never_keys_without_a_to
         "users": [{"id": "bob", "group": "basic"}],
     }
     seed = write(tmp_path, document)
-    tokens_before = {t.token_id for t in seeded.tokens()}
+    pruned_keys = {t.token_id for t in seeded.tokens() if t.user_id in {"alice", "carol"}}
+    bobs_keys = {t.token_id for t in seeded.tokens("bob")}
 
     # WHEN applied with --prune
     data = cli.json("apply", seed, "--prune")
 
-    # THEN every model, group and user the file does not name is gone; the keys all stay, with a note
+    # THEN every model, group and user the file does not name is gone, and the pruned users' keys with them
     removed = {(c["kind"], c["id"]) for c in data["changes"] if c["action"] == "remove"}
     assert removed == {
         *(("model", m["id"]) for m in world.CATALOG if m["id"] not in {"gpt-4o-mini", "davinci"}),
         ("group", "vip"),
         ("user", "alice"),
         ("user", "carol"),
+        *(("token", token_id) for token_id in pruned_keys),
     }
     assert sorted(seeded.catalog()) == ["davinci", "gpt-4o-mini"]
     assert seeded.groups() == document["groups"]
     assert [u["user_id"] for u in seeded.list_kind(layout.USER)] == ["bob"]
-    assert {t.token_id for t in seeded.tokens()} == tokens_before
-    assert data["notes"] == [
-        "the keys of pruned users alice, carol stay (the file has no tokens: section) and stop working; "
-        "delete them with `modelgate key delete ID`"
-    ]
+    # AND the other keys all stay: a file without a tokens section prunes no key of a user it keeps
+    assert {t.token_id for t in seeded.tokens()} == bobs_keys
+    assert data["notes"] == []
 
 
 def test_prune_removes_keys_only_when_the_file_has_a_tokens_section(cli: Cli, seeded: Registry, tmp_path: Path) -> None:

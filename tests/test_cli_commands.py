@@ -89,9 +89,9 @@ def test_key_create_prints_the_key_once_and_stores_only_its_hash(cli: Cli, seede
 
 
 def test_key_create_json_has_id_and_key(cli: Cli, seeded: Registry) -> None:
-    # WHEN created with --json, a 30-day expiry and the empty model list
+    # WHEN created with --json, a 30-day expiry and no model at all
     before = time.time()
-    data = cli.json("key", "create", "--user", "bob", "--expires", "30d", "--models", "")
+    data = cli.json("key", "create", "--user", "bob", "--expires", "30d", "--no-models")
 
     # THEN the object has the public id and the plaintext key, and the stored token matches
     assert re.fullmatch(r"tok_[0-9a-f]{16}", data["id"])
@@ -222,6 +222,35 @@ def test_no_output_ever_shows_a_plaintext_key_or_its_hash(cli: Cli, tmp_path: Pa
     assert keys.mask(world.KEYS["bob"]) in everything
 
 
+def test_key_show_prints_values_as_a_person_reads_them(cli: Cli) -> None:
+    # GIVEN a key limited to two models, from two networks, expiring, and one without any limit
+    limited = cli.json(
+        "key",
+        "create",
+        "--user",
+        "bob",
+        "--models",
+        "gpt-4o-mini,davinci",
+        "--allow-ips",
+        "10.0.0.0/8,192.0.2.1",
+        "--expires",
+        "2099-01-01",
+    )
+    plain = cli.json("key", "create", "--user", "bob")
+
+    # WHEN shown THEN lists are comma-separated and an unset value says what it means: no Python None or [...]
+    shown = cli.ok("key", "show", limited["id"])
+    assert "models:     gpt-4o-mini, davinci\n" in shown
+    assert "allow_ips:  10.0.0.0/8, 192.0.2.1/32\n" in shown
+    assert "expires_at: 2099-01-01T00:00:00Z\n" in shown
+    assert "expired:    no\n" in shown
+    bare = cli.ok("key", "show", plain["id"])
+    for line in ("models:     (all of the group's)", "group:      (owner's)", "allow_ips:  (any)", "expires_at: never"):
+        assert f"{line}\n" in bare
+    for python in ("None", "[", "]", "'gpt", "False", "True"):
+        assert python not in shown + bare
+
+
 def test_key_disable_enable_delete_by_public_id(cli: Cli, seeded: Registry) -> None:
     # GIVEN bob's key, found by its public id
     token_id = cli.json("key", "list", "--user", "bob")[0]["id"]
@@ -247,13 +276,12 @@ def test_revoking_and_disabling_say_when_running_containers_follow(cli: Cli, mon
     disabled = cli.ok("key", "disable", token_id)
     user = cli.ok("user", "disable", "alice")
 
-    # THEN each says, in the same words, when running containers stop accepting them
-    assert (
-        revoked
-        == f"revoked every session of alice issued until now: running containers refuse them {REACHES_SERVICE}\n"
-    )
-    assert disabled.rstrip().endswith(f"running containers refuse it {REACHES_SERVICE}")
-    assert user.rstrip().endswith(f"running containers refuse their keys and sessions {REACHES_SERVICE}")
+    # THEN each says, in the same words, when running containers stop accepting them, and which: those serving
+    # this very table (a table of the same name in another region is another table)
+    follow = f"{REACHES_SERVICE}, those serving table 'modelgate-test' in AWS DynamoDB, us-east-1"
+    assert revoked == f"revoked every session of alice issued until now: running containers refuse them {follow}\n"
+    assert disabled.rstrip().endswith(f"running containers refuse it {follow}")
+    assert user.rstrip().endswith(f"running containers refuse their keys and sessions {follow}")
 
 
 # -- users ---------------------------------------------------------------------------------------------------
@@ -426,8 +454,9 @@ def test_a_wrong_table_exits_2_naming_it_and_where_it_came_from(
     # GIVEN the world's table WHEN a command names another one THEN exit 2 (the operator's to fix), naming it
     assert main(["user", "list", "--table", "nope"]) == 2
     assert capsys.readouterr().err == (
-        "error: table 'nope' (from --table) in AWS DynamoDB, region us-east-1 does not exist "
-        "(deploy the stack, or `apply` with --endpoint-url)\n"
+        "error: table 'nope' (from --table) in AWS DynamoDB, region us-east-1 (from AWS_REGION) does not exist: "
+        "check that the region and endpoint are the service's (a table in another region is another table); "
+        "to make this one, deploy the stack, or `apply` with --endpoint-url\n"
     )
     monkeypatch.setenv("TABLE_NAME", "stale")
     assert main(["key", "list"]) == 2
@@ -443,8 +472,8 @@ def test_an_unreachable_endpoint_exits_1_naming_it_and_where_it_came_from(
     assert main(["user", "list"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: cannot reach DynamoDB for table 'modelgate' (the default; TABLE_NAME is unset) at {stale} "
-        "(from DYNAMODB_ENDPOINT_URL): "
+        "error: cannot reach DynamoDB for table 'modelgate' (the default; TABLE_NAME is unset) in region us-east-1 "
+        f"(from AWS_REGION) at {stale} (from DYNAMODB_ENDPOINT_URL): "
     )
     assert err.count("\n") == 1
 

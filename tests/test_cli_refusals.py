@@ -165,27 +165,6 @@ def test_group_add_checks_only_the_models_it_adds(cli: Cli, seeded: Registry) ->
     assert seeded.group_models("vip") == [*world.GROUPS["vip"][1:], "gpt-4o"]
 
 
-def test_a_user_id_whose_former_keys_remain_is_refused(cli: Cli, seeded: Registry) -> None:
-    # GIVEN a user who has a key, removed while the key stayed (as `apply --prune` leaves keys)
-    cli.ok("user", "create", "ghost", "--group", "basic")
-    token = cli.json("key", "create", "--user", "ghost")
-    seeded.delete_user("ghost", with_tokens=False)
-    before = snapshot(seeded.client, TABLE)
-
-    # WHEN the operator creates a user with that id again
-    run = cli("user", "create", "ghost", "--group", "vip")
-
-    # THEN it is refused, naming the key that would come back to life, and nothing is written
-    assert run.code == 2
-    assert f"keys of a former user 'ghost' still exist and would work again: {token['id']}" in run.err
-    assert snapshot(seeded.client, TABLE) == before
-
-    # WHEN the key is deleted THEN the user can be created, and has no key
-    cli.ok("key", "delete", token["id"])
-    cli.ok("user", "create", "ghost", "--group", "vip")
-    assert cli.json("key", "list", "--user", "ghost") == []
-
-
 def test_a_refusal_with_json_still_writes_nothing_to_stdout(cli: Cli) -> None:
     run = cli("user", "create", "alice", "--group", "vip", "--json")
     assert (run.code, run.out) == (2, "")

@@ -238,7 +238,9 @@ def test_apply_then_session_create_then_serve_an_existing_table(moto_endpoint: s
     before = _scan(moto_endpoint, table)
     with modelgate_serve(*connection, env=env) as served:
         served.wait_for_line("Manage it from another shell")
-        assert f"table '{table}' (from --table) at {moto_endpoint} (from --endpoint-url)" in served.output
+        place = f"table '{table}' (from --table) in region us-east-1 (from AWS_REGION) at {moto_endpoint}"
+        assert f"{place} (from --endpoint-url)" in served.output
+        assert f"modelgate --endpoint-url {moto_endpoint} --region us-east-1 --table {table} ..." in served.output
         assert "an external table, served as it is: no demo data was loaded" in served.output
         assert "Keys from the seed" not in served.output
         assert listed(served.base_url, cookie=cookie) == ["team-large", "team-small"]
@@ -327,8 +329,9 @@ def test_serve_refuses_to_start_on_a_missing_table_naming_it_and_its_variable(mo
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"error: table 'nope' (from TABLE_NAME) at {moto_endpoint} (from --endpoint-url) does not exist "
-        "(deploy the stack, or `apply` with --endpoint-url)"
+        f"error: table 'nope' (from TABLE_NAME) in region us-east-1 (from AWS_REGION) at {moto_endpoint} "
+        "(from --endpoint-url) does not exist: check that the region and endpoint are the service's (a table in "
+        "another region is another table); to make this one, deploy the stack, or `apply` with --endpoint-url"
     ]
 
 

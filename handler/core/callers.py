@@ -121,6 +121,8 @@ class CallerResolver:
                 code="ip_not_allowed",
             )
         owner = self._directory.user(token.user_id)
+        if owner is not None and not owner.owns(token):  # a key left by a deleted user of the same id
+            raise _refused(key, "Incorrect API key provided")
         if owner is None or not owner.enabled:
             raise _refused(key, "The account that owns this API key is disabled")
         group = token.group or owner.group
@@ -149,7 +151,9 @@ class CallerResolver:
         user = self._directory.user(session.user_id)
         if user is None or not user.enabled or session.issued_at < user.sessions_valid_after:
             return None
-        return user
+        if session.incarnation is not None:  # issued for one life of this id: never for a re-created user
+            return user if session.incarnation == user.incarnation else None
+        return None if session.issued_at < user.created_at else user
 
 
 def _admits(token: Token, client_ip: str | None) -> bool:

@@ -25,6 +25,8 @@ class Token:
     expires_at: float | None  # epoch seconds
     networks: tuple[Network, ...] | None = None  # client addresses it may be used from; None: anywhere
     group: str | None = None  # a group that replaces its owner's (new-api's token group)
+    user_incarnation: str | None = None  # which life of its user it was made for; None: made before incarnations
+    created_at: float = 0.0  # epoch seconds
 
     @property
     def enabled(self) -> bool:
@@ -37,6 +39,16 @@ class User:
     group: str
     enabled: bool
     sessions_valid_after: float = 0.0  # sessions issued before this instant are revoked
+    # A user id deleted and created again is another user: a fresh incarnation, which keys and sessions made for
+    # the former one do not carry. None: a user written before incarnations existed.
+    incarnation: str | None = None
+    created_at: float = 0.0  # epoch seconds
+
+    def owns(self, token: Token) -> bool:
+        """Whether the token was made for this user, not for a former user of the same id."""
+        if token.user_incarnation is not None:
+            return token.user_incarnation == self.incarnation
+        return token.created_at >= self.created_at  # a key from before incarnations: it must not predate its user
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Login sessions: a stateless, HMAC-signed cookie value naming the user and its validity window.
 
 A session is `v1.<payload>.<signature>`, both base64url without padding. The payload is compact JSON
-`{"sub": user_id, "iat": issued_at, "exp": expires_at}`. Revocation is per user: the user record carries
-`sessions_valid_after`, and any session issued before it is refused.
+`{"sub": user_id, "iat": issued_at, "exp": expires_at}`, plus `"inc"`, the user's incarnation, when the issuer
+knew it. Revocation is per user: the user record carries `sessions_valid_after`, and any session issued before it
+is refused. A session names one life of its user: it is refused once the id is deleted and created again.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Session:
     user_id: str
     issued_at: int
     expires_at: int
+    incarnation: str | None = None  # the user's, when issued; None in sessions issued without it
 
 
 class WeakSecret(ValueError):
@@ -50,8 +52,11 @@ class SessionSigner:
         mac = hmac.new(self._key, f"{VERSION}.{payload}".encode(), hashlib.sha256)
         return _b64encode(mac.digest())
 
-    def issue(self, user_id: str, *, now: int, ttl_seconds: int) -> str:
-        body = json.dumps({"sub": user_id, "iat": now, "exp": now + ttl_seconds}, separators=(",", ":"))
+    def issue(self, user_id: str, *, now: int, ttl_seconds: int, incarnation: str | None = None) -> str:
+        claims: dict[str, object] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
+        if incarnation is not None:
+            claims["inc"] = incarnation
+        body = json.dumps(claims, separators=(",", ":"))
         payload = _b64encode(body.encode())
         return f"{VERSION}.{payload}.{self._sign(payload)}"
 
@@ -67,7 +72,15 @@ class SessionSigner:
             return None
         try:
             claims = json.loads(_b64decode(payload))
-            session = Session(str(claims["sub"]), int(claims["iat"]), int(claims["exp"]))
+            if not isinstance(claims, dict):
+                return None
+            incarnation = claims.get("inc")
+            session = Session(
+                str(claims["sub"]),
+                int(claims["iat"]),
+                int(claims["exp"]),
+                None if incarnation is None else str(incarnation),
+            )
         except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):  # OverflowError: int(1e999)
             return None
         return session if session.expires_at > now else None

@@ -78,6 +78,8 @@ def _token(item: Item) -> Token:
         expires_at=_optional_number(item, "expires_at"),
         networks=None if networks is None else tuple(ipaddress.ip_network(n, strict=False) for n in networks),
         group=item.get("group", {}).get("S") or None,
+        user_incarnation=item.get("user_incarnation", {}).get("S"),
+        created_at=_optional_number(item, "created_at") or 0.0,
     )
 
 
@@ -87,6 +89,8 @@ def _user(item: Item) -> User:
         group=item["group"]["S"],
         enabled=item["status"]["S"] == "enabled",
         sessions_valid_after=_optional_number(item, "sessions_valid_after") or 0.0,
+        incarnation=item.get("incarnation", {}).get("S"),
+        created_at=_optional_number(item, "created_at") or 0.0,
     )
 
 

@@ -11,6 +11,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from handler.core.errors import AccessDenied, ModelNotFound, NotAuthenticated, StoreUnavailable
@@ -65,10 +66,21 @@ async def _store_unavailable(request: Request, error: Exception) -> Response:
     return error_response(request, Problem(503, message, "server_error", code="service_unavailable", headers=headers))
 
 
+def _model_routes(request: Request) -> str:
+    """Every route the app answers GET on, as a caller would write it: `/v1/models/{model}`."""
+    paths = [
+        route.path.replace(":path}", "}")
+        for route in request.app.routes
+        if isinstance(route, APIRoute) and "GET" in (route.methods or ())
+    ]
+    *first, last = list(dict.fromkeys(paths)) or ["/v1/models"]
+    return f"{', '.join(first)} and {last}" if first else last
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 404:
-        message = "Invalid URL. This service answers GET /v1/models and GET /v1/models/{model}."
+        message = f"Invalid URL. This service answers GET on {_model_routes(request)}."
         return error_response(request, Problem(404, message, code="unknown_url"))
     if error.status_code == 405:
         message = f"Method {request.method} is not allowed here. Use GET."

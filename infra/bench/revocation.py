@@ -112,7 +112,9 @@ def prepare(endpoint: str, trials: int) -> tuple[Registry, list[Trial]]:
         made.append(Trial("group remove", _remove(gone[i]), _bearer(_key("group", 0)), [], gone=gone[i]))
 
         registry.put_user(f"session{i}", "shared")
-        cookie = f"modelgate_session={signer.issue(f'session{i}', now=int(time.time()) - 2, ttl_seconds=3600)}"
+        life = registry.user(f"session{i}").get("incarnation")
+        value = signer.issue(f"session{i}", now=int(time.time()) - 2, ttl_seconds=3600, incarnation=life)
+        cookie = f"modelgate_session={value}"
         made.append(Trial("session revoke", _revoke(f"session{i}"), {}, [cookie]))
     return registry, made  # the kinds interleaved, so each runs throughout, none only at the start or the end
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handler.core import keys
-from infra.cli.context import REACHES_SERVICE, CliError, Context, label, model_list, require_catalog, table, when
+from infra.cli.context import CliError, Context, label, model_list, require_catalog, table, when
 from infra.cli.durations import parse_expiry
 from infra.registry import DISABLED, ENABLED, TokenRecord
 from infra.seed import SeedError, allow_ips
@@ -30,7 +30,7 @@ def token_data(token: TokenRecord, now: float | None = None) -> dict[str, Any]:
         "models": token.models,
         "group": token.group,  # a group replacing the owner's; None: the owner's
         "allow_ips": token.allow_ips,  # client networks it may be used from; None: anywhere
-        "origin": token.origin,  # `migrate` when `modelgate migrate` keeps it in step
+        "origin": token.origin,  # `migrate:<source>` when `modelgate migrate` keeps it in step
         "created_at": when(token.created_at),
     }
 
@@ -69,10 +69,10 @@ def key_rows(tokens: Sequence[TokenRecord], shown: Mapping[str, str] | None = No
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
+    models = [] if args.no_models else None if args.models is None else model_list(args.models)
     user = ctx.registry.user(args.user)
     if user.get("status") != ENABLED:
         raise CliError(f"user {args.user!r} is disabled; enable them before giving them a key")
-    models = None if args.models is None else model_list(args.models)
     if models:
         listing_group = args.group or user["group"]
         group = ctx.registry.group_models(listing_group) or []
@@ -124,7 +124,18 @@ def list_keys(ctx: Context, args: argparse.Namespace) -> int:
 def show(ctx: Context, args: argparse.Namespace) -> int:
     token = ctx.registry.token(args.id)
     data = token_data(token)
-    ctx.emit(data, "\n".join(f"{name + ':':<11} {value}" for name, value in data.items()))
+    shown = {
+        **data,
+        "name": token.name or "-",
+        "expired": "yes" if data["expired"] else "no",
+        "expires_at": data["expires_at"] or "never",
+        "models": _models_text(token.models),
+        "group": token.group or "(owner's)",
+        "allow_ips": ", ".join(token.allow_ips) if token.allow_ips is not None else "(any)",
+        "origin": token.origin or "-",
+        "created_at": data["created_at"] or "-",
+    }
+    ctx.emit(data, "\n".join(f"{name + ':':<11} {value}" for name, value in shown.items()))
     return 0
 
 
@@ -132,7 +143,9 @@ def set_status(status: str) -> Any:
     def run(ctx: Context, args: argparse.Namespace) -> int:
         token = ctx.registry.set_token_status(args.id, status)
         effect = (
-            "the service accepts it again" if status == ENABLED else f"running containers refuse it {REACHES_SERVICE}"
+            f"containers serving {ctx.place()} accept it again"
+            if status == ENABLED
+            else f"running containers refuse it {ctx.reaches_service()}"
         )
         ctx.emit(token_data(token), f"{status} key {token.token_id} ({token.key_hint}, user {token.user_id}): {effect}")
         return 0
@@ -145,7 +158,7 @@ def delete(ctx: Context, args: argparse.Namespace) -> int:
     ctx.emit(
         {**token_data(token), "deleted": True},
         f"deleted key {token.token_id} ({token.key_hint}, user {token.user_id}): "
-        f"running containers refuse it {REACHES_SERVICE}",
+        f"running containers refuse it {ctx.reaches_service()}",
     )
     return 0
 
@@ -168,10 +181,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     created.add_argument("--user", required=True, help="the owner (an enabled user)")
     created.add_argument("--name", type=label, default="", help="a label, e.g. laptop")
-    created.add_argument(
-        "--models",
-        help='comma-separated model ids the key lists (within its group); default: all of the group\'s; "" for none',
+    limit = created.add_mutually_exclusive_group()
+    limit.add_argument(
+        "--models", help="comma-separated model ids the key lists (within its group); default: all of the group's"
     )
+    limit.add_argument("--no-models", action="store_true", help="a key that lists no model at all")
     created.add_argument("--expires", help="a duration from now (30d, 12h) or a date (2027-01-01)")
     created.add_argument(
         "--allow-custom",

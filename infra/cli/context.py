@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from handler.core import keys
-from handler.settings import Settings
+from handler.settings import Settings, SettingsError
 from infra.registry import Registry
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 # When running containers act on a write, said once for every command that changes who gets in.
 REACHES_SERVICE = "within their REVALIDATE_SECONDS (2 s by default)"
+ENDPOINT_EXAMPLE = "http://127.0.0.1:8000"
 
 
 class CliError(Exception):
@@ -57,7 +59,10 @@ def connection_options(*, json_output: bool = True) -> argparse.ArgumentParser:
 class Context:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        env = Settings.from_env()
+        try:
+            env = Settings.from_env()
+        except SettingsError as error:  # the service's variables, read by every command: the operator's to fix
+            raise CliError(f"{error} (an environment variable: fix it or unset it)") from None
         self.table: str = getattr(args, "table", None) or env.table_name
         self.endpoint_url: str | None = getattr(args, "endpoint_url", None) or env.dynamodb_endpoint_url
         # Where each came from, for errors: a stale exported variable is the usual culprit.
@@ -71,20 +76,39 @@ class Context:
         self.endpoint_source = (
             "from --endpoint-url" if getattr(args, "endpoint_url", None) else "from DYNAMODB_ENDPOINT_URL"
         )
+        if self.endpoint_url is not None:
+            _check_endpoint(self.endpoint_url, self.endpoint_source)
         # boto3's order: the flag, the environment, then the profile's configured region (read with the client).
-        self._region = (
-            getattr(args, "region", None) or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        given = (
+            ("--region", getattr(args, "region", None)),
+            ("AWS_REGION", os.environ.get("AWS_REGION")),
+            ("AWS_DEFAULT_REGION", os.environ.get("AWS_DEFAULT_REGION")),
         )
+        chosen = next(((name, value) for name, value in given if value), None)
+        self._region = None if chosen is None else chosen[1]
+        self.region_source = "the default; AWS_REGION is unset" if chosen is None else f"from {chosen[0]}"
         self.region: str = self._region or env.region
         self.profile: str | None = getattr(args, "profile", None) or os.environ.get("AWS_PROFILE") or None
         self.json: bool = bool(getattr(args, "json", False))
 
     def where(self) -> str:
-        """The table this command uses and where it lives, each with where it came from."""
+        """The table this command uses and where it lives (region and endpoint), each with where it came from:
+        a table of the same name in another region, or behind another endpoint, is another table."""
         table = f"table {self.table!r} ({self.table_source})"
+        region = f"region {self.region} ({self.region_source})"
         if self.endpoint_url:
-            return f"{table} at {self.endpoint_url} ({self.endpoint_source})"
-        return f"{table} in AWS DynamoDB, region {self.region}"
+            return f"{table} in {region} at {self.endpoint_url} ({self.endpoint_source})"
+        return f"{table} in AWS DynamoDB, {region}"
+
+    def place(self) -> str:
+        """The table, its region and endpoint, in brief: `table 'modelgate' in us-east-1 at http://...`."""
+        if self.endpoint_url:
+            return f"table {self.table!r} in {self.region} at {self.endpoint_url}"
+        return f"table {self.table!r} in AWS DynamoDB, {self.region}"
+
+    def reaches_service(self) -> str:
+        """When running containers act on a write, and which: only those serving this very table."""
+        return f"{REACHES_SERVICE}, those serving {self.place()}"
 
     @cached_property
     def client(self) -> DynamoDBClient:
@@ -92,6 +116,8 @@ class Context:
         from botocore.config import Config  # noqa: PLC0415
 
         session = boto3.session.Session(profile_name=self.profile, region_name=self._region)
+        if self._region is None and session.region_name:
+            self.region_source = "the profile's region"
         self.region = session.region_name or self.region
         options: dict[str, Any] = {"config": Config(retries={"mode": "standard", "total_max_attempts": 6})}
         if self.endpoint_url:
@@ -115,6 +141,13 @@ class Context:
     def info(self, message: str) -> None:
         """Progress and notes go to stderr, so stdout stays the result."""
         print(message, file=sys.stderr)
+
+
+def _check_endpoint(url: str, source: str) -> None:
+    """botocore takes only a URL with its scheme; anything else would end in its traceback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"endpoint {url!r} ({source}) is not a URL: give its scheme and host, e.g. {ENDPOINT_EXAMPLE}")
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -154,9 +187,13 @@ def label(text: str) -> str:
 
 
 def model_list(text: str) -> list[str]:
-    """`a,b,c` as ids; an empty string is the empty list (no models). Refuses blanks and repeats."""
+    """`a,b,c` as ids. Refuses blanks and repeats, and an empty list: one-api reads that as "no limit", which
+    here is no --models at all."""
     if not text.strip():
-        return []
+        raise CliError(
+            f"--models {text!r} names no model, which one-api reads as no limit: omit --models for every model "
+            "of the group, or pass --no-models for a key that lists none"
+        )
     ids = [part.strip() for part in text.split(",")]
     if "" in ids:
         raise CliError(f"--models {text!r}: an empty model id")

@@ -21,7 +21,7 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
     except SeedError as error:
         raise CliError(str(error)) from None
     if ctx.endpoint_url and not args.dry_run and create_table(ctx.client, ctx.table):
-        ctx.info(f"created table {ctx.table} at {ctx.endpoint_url}")
+        ctx.info(f"created {ctx.where()}")
     planned = plan(seed, read_state(ctx.registry, tokens=bool(seed.tokens) or args.prune), prune=args.prune)
     if not args.dry_run:
         execute(planned, ctx.registry, progress_bar(len(planned.models), "writing models"))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import secrets
 import shlex
+import socket
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 from handler.core.sessions import SessionSigner
 from handler.settings import Settings, SettingsError
+from handler.store import layout
 from infra.apply import apply_seed
 from infra.cli.apikeys import key_rows, shown_status
 from infra.cli.context import CliError, Context, connection_options
@@ -51,7 +54,9 @@ def _banner(
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Authorization: Bearer ' + usable)}")
     if signer is not None and seed.users:
         user = seed.users[0]["id"]
-        cookie = f"{settings.session_cookie}={signer.issue(user, now=int(time.time()), ttl_seconds=12 * 3600)}"
+        incarnation = (ctx.registry.get(layout.user_key(user)) or {}).get("incarnation")
+        value = signer.issue(user, now=int(time.time()), ttl_seconds=12 * 3600, incarnation=incarnation)
+        cookie = f"{settings.session_cookie}={value}"
         lines.append(f"  curl -s {base_url}/v1/models -H {shlex.quote('Cookie: ' + cookie)}   # logged in as {user}")
     if settings.anonymous_access:
         lines.append(f"  curl -s {base_url}/v1/models   # anonymous: the default group")
@@ -59,7 +64,10 @@ def _banner(
         lines.append("  # anonymous access is off (ANONYMOUS_ACCESS=false): a call without a key or session gets 401")
     lines += [
         "",
-        f"Manage it from another shell: modelgate --endpoint-url {ctx.endpoint_url} --table {ctx.table} ...",
+        # The region too: DynamoDB (moto, DynamoDB Local) keeps tables apart by region, and a shell with another
+        # AWS_REGION would manage another table of the same name.
+        f"Manage it from another shell: modelgate --endpoint-url {ctx.endpoint_url} --region {ctx.region} "
+        f"--table {ctx.table} ...",
         f"Changes (a key disabled, a session revoked, a group edited) are seen here within "
         f"{settings.revalidate_seconds:g} s (REVALIDATE_SECONDS).",
         "",
@@ -74,6 +82,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
     from handler.web.app import create_app  # noqa: PLC0415
     from handler.wiring import build_service  # noqa: PLC0415
 
+    _check_port(args.host, args.port)  # before anything starts or prints: the banner's keys would be for nothing
     embedded = ctx.endpoint_url is None
     seed_path = Path(args.seed) if args.seed else (DEMO_SEED if embedded else None)
     try:
@@ -121,10 +130,30 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
         base_url = f"http://{args.host}:{args.port}"
         print(_banner(ctx, seed, base_url, settings, signer, source=_source(ctx, embedded, seed_path)), flush=True)
         # proxy_headers off: the client IP (for IP allow-lists) is the peer, never a client-sent X-Forwarded-For.
-        uvicorn.run(
-            app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, proxy_headers=False
-        )
+        try:
+            uvicorn.run(
+                app, host=args.host, port=args.port, log_level=args.log_level, access_log=False, proxy_headers=False
+            )
+        except SystemExit as stopped:  # uvicorn's own exit codes mean nothing here: 3 is its "startup failed"
+            if stopped.code:
+                raise CliError(f"the server on {args.host}:{args.port} could not start (see above)") from None
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind where uvicorn will (same family, same SO_REUSEADDR), then let go: taken or invalid is a refusal."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OverflowError:
+            raise CliError(f"--port {port} is not a port (0-65535)") from None
+        except OSError as error:
+            reason = error.strerror or str(error)
+            taken = error.errno == errno.EADDRINUSE
+            hint = "another server (another modelgate serve?) listens there: " if taken else ""
+            raise CliError(f"cannot listen on {host}:{port}: {reason}; {hint}pick another --port or --host") from None
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

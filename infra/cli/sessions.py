@@ -10,7 +10,7 @@ from typing import Any
 from handler.core.sessions import SessionSigner, WeakSecret
 from handler.settings import Settings
 from handler.store import layout
-from infra.cli.context import REACHES_SERVICE, CliError, Context
+from infra.cli.context import CliError, Context
 from infra.cli.durations import parse_duration
 
 DEFAULT_TTL = "12h"
@@ -38,9 +38,9 @@ def _enabled_user(ctx: Context, user_id: str) -> dict[str, Any]:
 def create(ctx: Context, args: argparse.Namespace) -> int:
     signer = _signer()
     ttl = parse_duration(args.ttl)
-    _enabled_user(ctx, args.user)
+    user = _enabled_user(ctx, args.user)
     now = int(time.time())
-    value = signer.issue(args.user, now=now, ttl_seconds=ttl)
+    value = signer.issue(args.user, now=now, ttl_seconds=ttl, incarnation=user.get("incarnation"))
     cookie = f"{Settings.from_env().session_cookie}={value}"
     ctx.emit(
         {"user": args.user, "cookie": cookie, "expires_at": now + ttl},
@@ -55,7 +55,8 @@ def revoke(ctx: Context, args: argparse.Namespace) -> int:
     ctx.registry.revoke_sessions(args.user, now=time.time())
     ctx.emit(
         {"user": args.user, "revoked": True},
-        f"revoked every session of {args.user} issued until now: running containers refuse them {REACHES_SERVICE}",
+        f"revoked every session of {args.user} issued until now: "
+        f"running containers refuse them {ctx.reaches_service()}",
     )
     return 0
 

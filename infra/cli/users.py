@@ -7,7 +7,7 @@ from typing import Any
 
 from handler.store import layout
 from infra.cli.apikeys import key_rows, token_data
-from infra.cli.context import REACHES_SERVICE, CliError, Context, ident, table, when
+from infra.cli.context import CliError, Context, count, ident, table, when
 from infra.registry import DISABLED, ENABLED
 
 
@@ -26,8 +26,9 @@ def _data(record: dict[str, Any], keys: int | None = None) -> dict[str, Any]:
 
 
 def create(ctx: Context, args: argparse.Namespace) -> int:
-    ctx.registry.create_user(args.id, args.group)
-    ctx.emit(_data(ctx.registry.user(args.id)), f"created user {args.id} in group {args.group}")
+    leftover = ctx.registry.create_user(args.id, args.group)
+    note = f"; deleted {count(len(leftover), 'key')} a former user {args.id} left" if leftover else ""
+    ctx.emit(_data(ctx.registry.user(args.id)), f"created user {args.id} in group {args.group}{note}")
     return 0
 
 
@@ -41,9 +42,9 @@ def set_status(status: str) -> Any:
     def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.registry.update_user(args.id, status=status)
         effect = (
-            "their keys and sessions work again"
+            f"their keys and sessions work again, for containers serving {ctx.place()}"
             if status == ENABLED
-            else f"running containers refuse their keys and sessions {REACHES_SERVICE}"
+            else f"running containers refuse their keys and sessions {ctx.reaches_service()}"
         )
         ctx.emit(_data(ctx.registry.user(args.id)), f"{status} user {args.id}: {effect}")
         return 0
@@ -52,7 +53,7 @@ def set_status(status: str) -> Any:
 
 
 def delete(ctx: Context, args: argparse.Namespace) -> int:
-    dropped = ctx.registry.delete_user(args.id, with_tokens=True)
+    dropped = ctx.registry.delete_user(args.id)
     ctx.emit(
         {"id": args.id, "deleted": True, "keys_deleted": dropped},
         f"deleted user {args.id} and {len(dropped)} key(s)",

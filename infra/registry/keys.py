@@ -11,7 +11,7 @@ from typing import Any
 from handler.core import keys
 from handler.store import layout
 from infra.registry.reads import Reads
-from infra.registry.records import ENABLED, TokenRecord, item_key, record_key, to_item
+from infra.registry.records import ENABLED, UNREAD, TokenRecord, item_key, record_key, same_incarnation, to_item
 from infra.registry.writes import Refused
 
 # Expired tokens stay listable for a while, then DynamoDB's TTL removes them.
@@ -37,6 +37,7 @@ class Keys(Reads):
         allow_ips: Sequence[str] | None = None,
         group: str | None = None,
         origin: str | None = None,
+        user_incarnation: str | None = None,
     ) -> dict[str, Any]:
         values: dict[str, Any] = {
             ":u": user_id,
@@ -69,8 +70,13 @@ class Keys(Reads):
             sets.extend(["expires_at = :e", f"{layout.TTL_ATTRIBUTE} = :p"])
             values[":e"] = Decimal(str(expires_at))
             values[":p"] = Decimal(int(expires_at) + PURGE_AFTER_EXPIRY_SECONDS)
-        # The client networks it may be used from, and a group replacing its owner's: absent when unset.
-        for attribute, placeholder, value in (("allow_ips", ":ips", allow_ips), ("#g", ":g", group)):
+        # The client networks it may be used from, a group replacing its owner's, and which life of its owner it
+        # belongs to: absent when unset.
+        for attribute, placeholder, value in (
+            ("allow_ips", ":ips", allow_ips),
+            ("#g", ":g", group),
+            ("user_incarnation", ":inc", user_incarnation),
+        ):
             if value is None:
                 removes.append(attribute)
             else:
@@ -100,9 +106,10 @@ class Keys(Reads):
         allow_ips: Sequence[str] | None = None,
         group: str | None = None,
         origin: str | None = None,
+        user_incarnation: str | None = UNREAD,
     ) -> None:
-        """Create or update the token of `key` (stored only as its hash; apply's way). An existing token keeps its
-        public id."""
+        """Create or update the token of `key` (stored only as its hash; apply's way), for its user as the table
+        holds them now. An existing token keeps its public id."""
         update = self._token_update(
             key,
             user_id=user_id,
@@ -115,8 +122,12 @@ class Keys(Reads):
             allow_ips=allow_ips,
             group=group,
             origin=origin,
+            user_incarnation=self._incarnation(user_id) if user_incarnation is UNREAD else user_incarnation,
         )
         self.transact([{"Update": update}])
+
+    def _incarnation(self, user_id: str) -> str | None:
+        return (self.get(layout.user_key(user_id)) or {}).get("incarnation")
 
     def put_new_tokens(
         self,
@@ -126,7 +137,8 @@ class Keys(Reads):
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Write tokens the table does not hold yet (a seed's fields: key, user, name, models, status, expires_at,
-        allow_ips, group), 25 a batch: the same items as put_token, at a twenty-fifth of the requests."""
+        allow_ips, group, and the user's incarnation as the plan found it), 25 a batch: the same items as
+        put_token, at a twenty-fifth of the requests."""
         now = int(time.time())
         requests = []
         for token in tokens:
@@ -144,6 +156,7 @@ class Keys(Reads):
                 "models": None if token.get("models") is None else list(token["models"]),
                 "allow_ips": None if token.get("allow_ips") is None else list(token["allow_ips"]),
                 "group": token.get("group"),
+                "user_incarnation": token.get("user_incarnation"),
                 "origin": origin,
             }
             expires_at = token.get("expires_at")
@@ -165,8 +178,9 @@ class Keys(Reads):
         group: str | None = None,
     ) -> TokenRecord:
         """A new enabled key of an enabled user, in one transaction that re-checks the user (and the token's group,
-        when it names one)."""
-        if self.user(user_id).get("status") != ENABLED:
+        when it names one) and counts the key on them, so that a deletion of the user cannot commit past it."""
+        owner = self.user(user_id)
+        if owner.get("status") != ENABLED:
             raise Refused(f"user {user_id!r} is disabled; enable them before giving them a key")
         token = TokenRecord(
             token_id=new_token_id(),
@@ -191,12 +205,20 @@ class Keys(Reads):
             now=int(token.created_at),
             allow_ips=allow_ips,
             group=group,
+            user_incarnation=owner.get("incarnation"),
         )
         update["ConditionExpression"] = "attribute_not_exists(pk)"
-        checks = [self.exists_check(layout.user_key(user_id), status=ENABLED)]
-        if group is not None:
-            checks.append(self.exists_check(layout.group_key(group)))
-        self.transact([*checks, {"Update": update}])
+        life, values = same_incarnation(owner)
+        counted = {
+            "TableName": self.table,
+            "Key": item_key(layout.user_key(user_id)),
+            "UpdateExpression": "ADD keys_made :one",
+            "ConditionExpression": f"attribute_exists(pk) AND #s = :enabled AND {life}",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {**values, ":one": {"N": "1"}, ":enabled": {"S": ENABLED}},
+        }
+        checks = [self.exists_check(layout.group_key(group))] if group is not None else []
+        self.transact([*checks, {"Update": counted}, {"Update": update}])
         return token
 
     def set_token_status(self, token_id: str, status: str) -> TokenRecord:

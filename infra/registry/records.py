@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,6 +18,20 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 UNREAD: Any = object()  # "not read yet", where None means "read, and absent"
+
+
+def new_incarnation() -> str:
+    """A user's life: given when the id is created, kept by every update, gone with the item. Keys and sessions
+    made for the user carry it, so those of a deleted user never work for a new one of the same id."""
+    return secrets.token_hex(8)
+
+
+def same_incarnation(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A condition (and its values) that the user item is still the life `record` was read from."""
+    incarnation = record.get("incarnation")
+    if incarnation is None:
+        return "attribute_not_exists(incarnation)", {}
+    return "incarnation = :inc", {":inc": {"S": incarnation}}
 
 
 def _plain(value: Any) -> Any:
@@ -95,7 +110,7 @@ class TokenRecord:
     key_hint: str
     allow_ips: list[str] | None = None  # client networks it may be used from; None: anywhere
     group: str | None = None  # a group replacing its owner's
-    origin: str | None = None  # `migrate` when migrate keeps it in step
+    origin: str | None = None  # `migrate:<source>` when migrate keeps it in step
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> TokenRecord:

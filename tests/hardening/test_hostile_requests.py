@@ -34,8 +34,11 @@ NEAR_MISS = FULL[:-1] + ("1" if FULL[-1] != "1" else "2")
 SIGNER = SessionSigner(world.SESSION_SECRET)
 NOW = int(time.time())
 COOKIE = "modelgate_session"
-ALICE_SESSION = SIGNER.issue("alice", now=NOW, ttl_seconds=86_400)
-BOB_SESSION = SIGNER.issue("bob", now=NOW, ttl_seconds=86_400)
+# Issued "after" the world's users, which the fixtures create once this module is imported: a session without an
+# incarnation that predates its user is refused (it was issued to a former user of the id).
+LATER = NOW + 600
+ALICE_SESSION = SIGNER.issue("alice", now=LATER, ttl_seconds=86_400)
+BOB_SESSION = SIGNER.issue("bob", now=LATER, ttl_seconds=86_400)
 
 
 def _signed(payload: str) -> str:

@@ -33,8 +33,10 @@ from tests.support.events import LambdaContext, api_event, invoke
 # The deployed stack's own session secret, held in Secrets Manager (distinct from world.SESSION_SECRET).
 STORED_SECRET = "stored-session-secret-" + "s" * 40
 NOW = int(time.time())
-ALICE_SESSION = SessionSigner(STORED_SECRET).issue("alice", now=NOW, ttl_seconds=3600)
-ENV_SESSION = SessionSigner(world.SESSION_SECRET).issue("bob", now=NOW, ttl_seconds=3600)
+# Issued "after" the world's users, which the fixtures create once this module is imported: a session without an
+# incarnation that predates its user is refused (it was issued to a former user of the id).
+ALICE_SESSION = SessionSigner(STORED_SECRET).issue("alice", now=NOW + 600, ttl_seconds=3600)
+ENV_SESSION = SessionSigner(world.SESSION_SECRET).issue("bob", now=NOW + 600, ttl_seconds=3600)
 NEAR_MISS = world.KEYS["full"][:-1] + "9"
 SECRETS = (*world.KEYS.values(), world.UNKNOWN_KEY, NEAR_MISS, world.SESSION_SECRET, STORED_SECRET)
 COOKIE_VALUES = (ALICE_SESSION, ENV_SESSION, ALICE_SESSION[:-2] + "xx")

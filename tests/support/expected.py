@@ -116,7 +116,9 @@ MALFORMED_KEYS = error(
     code="invalid_api_key",
 )
 UNKNOWN_ROUTE = error(
-    "Invalid URL. This service answers GET /v1/models and GET /v1/models/{model}.", code="unknown_url"
+    "Invalid URL. This service answers GET on /v1/models, /v1/models/{model}, /v1beta/models, "
+    "/v1beta/models/{model}, /v1beta/openai/models and /v1beta/openai/models/{model}.",
+    code="unknown_url",
 )
 UNAVAILABLE = error(
     "The model directory is temporarily unavailable. Please retry shortly.",
