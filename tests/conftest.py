@@ -132,9 +132,11 @@ def dialect_table(moto_endpoint: str) -> str:
     return table
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def big_table(moto_endpoint: str) -> str:
-    """A fresh table on moto's server holding the `big` group: 1,234 models, more than any page of any dialect."""
+    """A fresh table on moto's server holding the `big` group: 1,234 models, more than any page of any dialect.
+    Per module, as dialect_table: moto's server shares its backends with the process, and a module's mock_aws
+    resets them when it ends."""
     from tests.support import expected  # noqa: PLC0415
 
     table, registry = fresh_table(moto_endpoint, {})
