@@ -62,6 +62,9 @@ class Settings:
     gzip_min_bytes: int = 1024
     cors_allow_origins: tuple[str, ...] = ("*",)
     cors_credential_origins: tuple[str, ...] = ()
+    # OpenAI model objects also carry the catalog's metadata (name, display_name, description, context_length,
+    # max_output_tokens). Off: the documented objects, byte for byte.
+    openai_list_metadata: bool = False
     # EMF metrics go to this CloudWatch namespace; empty (the default outside Lambda) turns them off.
     metrics_namespace: str = ""
     log_level: str = "INFO"
@@ -96,6 +99,7 @@ class Settings:
             gzip_min_bytes=int(_number(env, "GZIP_MIN_BYTES", cls.gzip_min_bytes, low=0, high=10**9)),
             cors_allow_origins=_list(env, "CORS_ALLOW_ORIGINS", cls.cors_allow_origins),
             cors_credential_origins=credential_origins,
+            openai_list_metadata=_bool(env, "OPENAI_LIST_METADATA", cls.openai_list_metadata),
             metrics_namespace=env.get("METRICS_NAMESPACE", "").strip(),
             log_level=env.get("MODELGATE_LOG_LEVEL", "").strip().upper() or cls.log_level,
         )

@@ -26,6 +26,7 @@ import yaml
 
 from handler.core import codex
 from handler.core.catalog import LIFECYCLES, METADATA_FIELDS, STORED_FIELDS
+from handler.core.metadata import capabilities_problem
 from infra.safe_yaml import UnsafeYaml, load_yaml
 
 # libyaml's dumper when PyYAML has it: 4x faster on a 10,000-model export, the same bytes.
@@ -185,7 +186,10 @@ def metadata_value(name: str, value: Any, where: str) -> Any:
     if name in ("max_input_tokens", "max_tokens"):
         return _token_count(value, where)
     if name == "capabilities":
-        return _json_object(value, where)
+        problem = capabilities_problem(_json_object(value, where))
+        if problem:
+            raise SeedError(f"{where}: {problem}")
+        return value
     if name == "lifecycle":
         if value not in LIFECYCLES:
             raise SeedError(f"{where}: must be one of {', '.join(LIFECYCLES)}")
@@ -231,9 +235,10 @@ def model_entry(raw: Any, where: str) -> dict[str, Any]:
     if "permission" in entry and not (entry["permission"] is None or isinstance(entry["permission"], list)):
         raise SeedError(f"{where}.permission: must be a list of permission objects or null")
     if not METADATA.isdisjoint(raw):  # most entries have none: 10,000 of them are imported in a blink
+        named = f"{where} ({entry['id']})"  # a refusal names the model, the field and what is wrong
         for name in METADATA_FIELDS:
             if raw.get(name) is not None:
-                entry[name] = metadata_value(name, raw[name], f"{where}.{name}")
+                entry[name] = metadata_value(name, raw[name], f"{named}.{name}")
     if raw.get(codex.FIELD) is not None:
         entry[codex.FIELD] = codex_entry(raw[codex.FIELD], f"{where}.{codex.FIELD}", entry["id"])
     entry["status"] = _status(raw, where)

@@ -117,6 +117,25 @@ def dialect_table(moto_endpoint: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def big_table(moto_endpoint: str) -> str:
+    """A fresh table on moto's server holding the `big` group: 1,234 models, more than any page of any dialect.
+    Per module, as dialect_table: moto's server shares its backends with the process, and a module's mock_aws
+    resets them when it ends."""
+    from tests.support import expected  # noqa: PLC0415
+
+    table, registry = fresh_table(moto_endpoint, {})
+    expected.extend_big_world(registry)
+    return table
+
+
+@pytest.fixture(scope="module")
+def big_server(moto_endpoint: str, big_table: str) -> Iterator[LocalServer]:
+    """The big group on uvicorn, for the real clients."""
+    with serve(settings_for(table_name=big_table, dynamodb_endpoint_url=moto_endpoint)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def dialect_server(moto_endpoint: str, dialect_table: str) -> Iterator[LocalServer]:
     """The dialects' world on uvicorn, for the tests of the real clients."""
     with serve(settings_for(table_name=dialect_table, dynamodb_endpoint_url=moto_endpoint)) as server:

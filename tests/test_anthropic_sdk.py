@@ -124,3 +124,26 @@ def test_a_bad_cursor_raises_bad_request_error(server: LocalServer) -> None:
     """GIVEN an after_id outside the key's list WHEN listed THEN anthropic.BadRequestError (400)."""
     with pytest.raises(anthropic.BadRequestError):
         client(server, [], api_key=world.CLAUDE_LIMITED_KEY).models.list(after_id="claude-2.1")
+
+
+# -- a group of 1,234 models: more than one page can hold (issue 18.2) ------------------------------------------
+
+
+def test_without_limit_one_request_gets_the_whole_list(big_server: LocalServer) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN client.models.list() is iterated without limit
+    THEN one request (no limit sent), every model once, in order, validated strictly."""
+    sent: list[httpx2.Request] = []
+    models = list(client(big_server, sent, api_key=world.BIG_KEY).models.list())
+    assert [model.id for model in models] == world.BIG_IDS
+    assert [dict(request.url.params) for request in sent] == [{}]
+
+
+def test_with_limit_auto_pagination_walks_past_the_cap(big_server: LocalServer) -> None:
+    """GIVEN 1,234 models WHEN client.models.list(limit=1000) is iterated THEN two requests, the second after_id
+    the 1,000th id, and every model once, in order."""
+    sent: list[httpx2.Request] = []
+    page = client(big_server, sent, auth_token=world.BIG_KEY).models.list(limit=1000)
+    assert (len(page.data), page.has_more) == (1000, True)
+    assert [model.id for model in page] == world.BIG_IDS
+    assert [request.url.params.get("after_id") for request in sent] == [None, world.BIG_IDS[999]]
+    assert {request.url.params["limit"] for request in sent} == {"1000"}

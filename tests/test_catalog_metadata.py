@@ -22,14 +22,18 @@ from infra.registry import Registry
 from infra.seed import parse_seed
 from infra.table import create_table
 from tests.conftest import TABLE, settings_for
+from tests.support import world
 from tests.support.cli import WRITES, Cli, count_requests, snapshot
 from tests.support.events import api_event, invoke
 
-CAPABILITIES = {
-    "batch": {"supported": True},
-    "image_input": {"supported": True},
-    "thinking": {"supported": True, "types": {"adaptive": {"supported": False}, "enabled": {"supported": True}}},
-}
+# Anthropic's whole capabilities object, as its list gives it: the strict SDK wants every capability.
+CAPABILITIES: dict[str, Any] = world.OPUS_CAPABILITIES
+GEMINI_CAPABILITIES = {**CAPABILITIES, "batch": {"supported": False}}
+PARTIAL = {"image_input": {"supported": True}}
+ALL_MISSING = (
+    "missing batch, citations, code_execution, context_management, effort, pdf_input, server_tools, "
+    "structured_outputs, thinking (Anthropic's SDK requires every capability"
+)
 # Every metadata field, as a catalog stores it.
 METADATA: dict[str, Any] = {
     "display_name": "Claude Sonnet 4",
@@ -177,7 +181,14 @@ BAD_VALUES: list[tuple[str, Any, str | None]] = [
     ("max_input_tokens", True, "max_input_tokens: must be a non-negative integer"),
     ("max_tokens", 8192.5, "max_tokens: must be a non-negative integer"),
     ("capabilities", ["vision"], "capabilities: must be an object (a mapping)"),
-    ("capabilities", {"vision": {"since": "2026-01-01"}}, None),  # a string that looks like a date is fine
+    ("capabilities", PARTIAL, f"capabilities: {ALL_MISSING}"),
+    ("capabilities", {**CAPABILITIES, "thinking": {"supported": True}}, "capabilities: missing thinking.types ("),
+    (
+        "capabilities",
+        {**CAPABILITIES, "image_input": {"supported": "yes"}, "effort": {**CAPABILITIES["effort"], "xhigh": True}},
+        "capabilities: effort.xhigh must be an object; image_input.supported must be true or false (",
+    ),
+    ("capabilities", {**CAPABILITIES, "vision": {"since": "2026-01-01"}}, None),  # keys beyond Anthropic's are fine
     ("lifecycle", "beta", "lifecycle: must be one of active, deprecated, retired"),
     ("deprecated_at", "soon", "deprecated_at: must be an RFC 3339 timestamp"),
     ("deprecated_at", "2026-13-01T00:00:00Z", "deprecated_at: must be an RFC 3339 timestamp"),
@@ -205,7 +216,7 @@ def test_a_bad_value_refuses_the_whole_file(
         # THEN refused: exit 2, which model, the field and the reason; nothing written, not even the first model
         assert (run.code, run.out) == (2, ""), run
         assert run.err.startswith("error: ")
-        assert f"[1].{message}" in run.err
+        assert f"[1] (x).{message}" in run.err
         assert snapshot(applied.client, TABLE) == before
 
 
@@ -213,9 +224,9 @@ def test_yaml_non_json_values_in_capabilities_are_refused(cli: Cli, registry: Re
     seed = write(tmp_path, "models:\n  - {id: m, capabilities: {since: 2026-01-01}}\n")
     run = cli("apply", seed)
     assert run.code == 2
-    assert "models[0].capabilities.since: must be a JSON value" in run.err
+    assert "models[0] (m).capabilities.since: must be a JSON value" in run.err
     seed = write(tmp_path, "models:\n  - {id: m, capabilities: {1: yes}}\n")
-    assert "models[0].capabilities: keys must be strings, not 1" in cli("apply", seed).err
+    assert "models[0] (m).capabilities: keys must be strings, not 1" in cli("apply", seed).err
 
 
 # -- the OpenAI list does not change --------------------------------------------------------------------------------
@@ -280,7 +291,7 @@ def test_models_set_writes_the_model_and_the_views_naming_it_in_one_transaction(
         "--description", "",
         "--max-input-tokens", "1048576",
         "--max-tokens", "65536",
-        "--capabilities", '{"thinking": {"supported": true}}',
+        "--capabilities", json.dumps(GEMINI_CAPABILITIES),
         "--lifecycle", "active",
         "--deprecated-at", "2026-06-17",
         "--retires-at", "2026-12-17T00:00:00z",
@@ -296,7 +307,7 @@ def test_models_set_writes_the_model_and_the_views_naming_it_in_one_transaction(
         "description": "",
         "max_input_tokens": 1048576,
         "max_tokens": 65536,
-        "capabilities": {"thinking": {"supported": True}},
+        "capabilities": GEMINI_CAPABILITIES,
         "lifecycle": "active",
         "deprecated_at": "2026-06-17T00:00:00Z",
         "retires_at": "2026-12-17T00:00:00Z",
@@ -373,12 +384,16 @@ def test_models_show_without_metadata_is_unchanged(cli: Cli, applied: Registry) 
 SET_REFUSALS: list[tuple[tuple[str, ...], str]] = [
     (("nope", "--display-name", "X"), "unknown model 'nope'"),
     ((SONNET_ID,), "nothing to set: give --display-name, --description, --max-input-tokens, --max-tokens, "),
-    ((SONNET_ID, "--max-tokens", "lots"), "--max-tokens: must be a non-negative integer, not 'lots'"),
-    ((SONNET_ID, "--max-input-tokens", "-5"), "--max-input-tokens: must be a non-negative integer"),
-    ((SONNET_ID, "--capabilities", "{vision}"), "--capabilities: not JSON: '{vision}'"),
-    ((SONNET_ID, "--capabilities", "[1]"), "--capabilities: must be an object"),
-    ((SONNET_ID, "--display-name", ""), "--display-name: must be a non-empty string"),
-    ((SONNET_ID, "--retires-at", "next year"), "--retires-at: must be an RFC 3339 timestamp"),
+    (
+        (SONNET_ID, "--max-tokens", "lots"),
+        f"model {SONNET_ID}: --max-tokens: must be a non-negative integer, not 'lots'",
+    ),
+    ((SONNET_ID, "--max-input-tokens", "-5"), f"model {SONNET_ID}: --max-input-tokens: must be a non-negative integer"),
+    ((SONNET_ID, "--capabilities", "{vision}"), f"model {SONNET_ID}: --capabilities: not JSON: '{{vision}}'"),
+    ((SONNET_ID, "--capabilities", "[1]"), f"model {SONNET_ID}: --capabilities: must be an object"),
+    ((SONNET_ID, "--capabilities", json.dumps(PARTIAL)), f"model {SONNET_ID}: --capabilities: {ALL_MISSING}"),
+    ((SONNET_ID, "--display-name", ""), f"model {SONNET_ID}: --display-name: must be a non-empty string"),
+    ((SONNET_ID, "--retires-at", "next year"), f"model {SONNET_ID}: --retires-at: must be an RFC 3339 timestamp"),
     ((SONNET_ID, "--lifecycle", "gone"), "argument --lifecycle: invalid choice: 'gone'"),
     ((SONNET_ID, "--unset", "owned_by"), "argument --unset: invalid choice: 'owned_by'"),
     ((SONNET_ID, "--lifecycle", "retired", "--unset", "lifecycle"), "--lifecycle and --unset lifecycle contradict"),

@@ -19,13 +19,15 @@ from typing import Any
 
 import pytest
 from mangum import Mangum
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from handler.settings import Settings
 from handler.web.app import create_app
 from handler.wiring import build_service
 from tests.conftest import settings_for
 from tests.hardening.wire import TRANSPORTS, Request, send
 from tests.support import expected, world
-from tests.support.server import LocalServer
+from tests.support.server import LocalServer, serve
 
 DISCOVERED = re.compile(r"^(claude|anthropic)")
 # What Claude Code keeps from the claude key's list: the matching ids, in the list's order, with their labels.
@@ -117,3 +119,71 @@ def test_claude_code_discovers_the_keys_claude_models(
     cached = json.loads(cache.read_text())
     assert cached["baseUrl"] == server.base_url
     assert cached["models"] == CACHED
+
+
+# -- with OPENAI_LIST_METADATA on (issue 18.4) --------------------------------------------------------------------
+
+
+def discover(server: LocalServer, tmp_path: Path) -> list[dict[str, Any]]:
+    """What real Claude Code caches from `server` (x-api-key), as the test above runs it."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_BASE_URL": server.base_url,
+        "ANTHROPIC_API_KEY": world.CLAUDE_KEY,
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(
+        [claude_code(), "-p", "hi", "--max-turns", "1"],
+        env=environment,
+        cwd=work,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=90,
+        check=False,
+    )
+    cache = tmp_path / ".claude" / "cache" / "gateway-models.json"
+    assert cache.is_file(), "Claude Code wrote no gateway-models.json"
+    models: list[dict[str, Any]] = json.loads(cache.read_text())["models"]
+    return models
+
+
+def without_anthropic_version(app: ASGIApp) -> ASGIApp:
+    """A front that drops `anthropic-version`, so the OpenAI dialect answers Claude Code's request."""
+
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k != b"anthropic-version"]}
+        await app(scope, receive, send)
+
+    return front
+
+
+@pytest.fixture(scope="module")
+def described_settings(moto_endpoint: str, dialect_table: str) -> Settings:
+    return settings_for(table_name=dialect_table, dynamodb_endpoint_url=moto_endpoint, openai_list_metadata=True)
+
+
+def test_with_list_metadata_claude_code_labels_as_before(described_settings: Settings, tmp_path: Path) -> None:
+    """GIVEN OPENAI_LIST_METADATA on WHEN Claude Code discovers (it always sends anthropic-version, so the Anthropic
+    dialect answers) THEN the same ids and display-name labels as with it off."""
+    with serve(described_settings) as server:
+        assert discover(server, tmp_path) == CACHED
+
+
+def test_claude_code_reads_display_name_from_the_openai_list(described_settings: Settings, tmp_path: Path) -> None:
+    """GIVEN OPENAI_LIST_METADATA on and a front that makes the OpenAI dialect answer Claude Code WHEN it discovers
+    THEN it takes each label from the OpenAI objects' display_name, as from the Anthropic list: the installed
+    Claude Code (2.1.197) reads `{"data":[{"id","display_name"?}]}` and ignores the other fields."""
+    with serve(described_settings, without_anthropic_version) as server:
+        asked = Request(path="/v1/models", headers=(CREDENTIALS["x-api-key"], ("anthropic-version", "2023-06-01")))
+        reply = send("http", asked, entry=None, base_url=server.base_url)
+        assert reply.json()["data"][0] == expected.openai_model(world.CLAUDE_IDS[0], described=True)
+        cached = discover(server, tmp_path)
+    # The picker's label is `display_name || id`: the same labels. A model without a display name carries none.
+    assert [(model["id"], model.get("display_name") or model["id"]) for model in cached] == [
+        (model["id"], model["display_name"]) for model in CACHED
+    ]
+    assert [model for model in cached if "display_name" not in model] == [{"id": "claude-2.1"}]

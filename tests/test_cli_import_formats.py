@@ -363,12 +363,22 @@ BAD_FILES: list[tuple[str, Any, str]] = [
     (
         "gemini-bad-limit",
         {"models": [{"name": "models/g", "inputTokenLimit": "1M"}]},
-        "model [0].max_input_tokens: must be a non-negative integer",
+        "model [0] (g).max_input_tokens: must be a non-negative integer",
     ),
     (
         "openrouter-bad-context",
         {"data": [{"id": "a/b", "name": "B", "context_length": -1, "pricing": {}}]},
-        "model [0].max_input_tokens: must be a non-negative integer",
+        "model [0] (a/b).max_input_tokens: must be a non-negative integer",
+    ),
+    (
+        "anthropic-partial-capabilities",
+        {
+            "data": [
+                {"type": "model", "id": "a", "display_name": "A", "capabilities": {"image_input": {"supported": True}}}
+            ]
+        },
+        "model [0] (a).capabilities: missing batch, citations, code_execution, context_management, effort, pdf_input, "
+        "server_tools, structured_outputs, thinking (Anthropic's SDK requires every capability",
     ),
     ("gemini-duplicate", {"models": [{"name": "models/g"}, {"name": "g"}]}, "models[1]: duplicate id: 'g'"),
 ]

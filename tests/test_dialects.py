@@ -145,6 +145,21 @@ def test_the_openai_answers_are_byte_for_byte_todays_on_both_base_urls(ask: Ask,
         assert one.body == ask(transport, f"/v1/models/{model_id}", *headers).body
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cherry_studios_openai_request_gets_the_openai_list(ask: Ask, transport: str) -> None:
+    """GIVEN Cherry Studio's OpenAI model fetch (the same key as `Authorization: Bearer K` and `X-Api-Key: K`, no
+    anthropic-version) WHEN replayed THEN the key's OpenAI list: the same key twice is one key. Two different
+    keys the same way are still 401, in OpenAI's shape, and get no list."""
+    headers = (("Authorization", f"Bearer {KEY}"), ("X-Api-Key", KEY), ("Accept", "application/json"))
+    status, body = answer(ask(transport, "/v1/models", *headers))
+    assert (status, body) == (
+        200,
+        {"object": "list", "data": [expected.openai_model(i, described=False) for i in CLAUDE]},
+    )
+    other = (("Authorization", f"Bearer {KEY}"), ("X-Api-Key", world.KEYS["full"]))
+    assert answer(ask(transport, "/v1/models", *other)) == (401, expected.MALFORMED_KEYS)
+
+
 # -- Anthropic --------------------------------------------------------------------------------------------------
 
 
@@ -207,15 +222,70 @@ def test_anthropic_lifecycle_filters_the_list(ask: Ask, transport: str, query: s
     assert [model["id"] for model in body["data"]] == ids
 
 
+# -- the big group: 1,234 models, more than any page (issue 18.2) -----------------------------------------------
+
+BIG = world.BIG_IDS
+BIG_KEY = world.BIG_KEY
+
+
+@pytest.fixture(scope="module")
+def ask_big(moto_endpoint: str, big_table: str) -> Iterator[Ask]:
+    with services(moto_endpoint, big_table) as running:
+        yield running
+
+
+def anthropic_ids(page: dict[str, Any]) -> list[str]:
+    """A page's ids, after checking its first_id and last_id name its ends."""
+    ids = [model["id"] for model in page["data"]]
+    assert (page["first_id"], page["last_id"]) == (ids[0], ids[-1])
+    return ids
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_anthropic_limit_defaults_to_20(ask: Ask, transport: str) -> None:
-    """GIVEN the full world key (8 models) WHEN listed without limit THEN all 8; with limit=1000 too."""
-    headers = (("x-api-key", world.KEYS["full"]), ANTHROPIC)
-    assert answer(ask(transport, "/v1/models", *headers)) == (
-        200,
-        expected.anthropic_page(world.EXPECTED["full"], has_more=False),
-    )
-    assert answer(ask(transport, "/v1/models", *headers, query="limit=1000"))[1]["has_more"] is False
+def test_librechats_anthropic_request_gets_the_whole_list(ask_big: Ask, transport: str) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN LibreChat's Anthropic request is replayed (x-api-key and
+    anthropic-version, no limit: it reads one page and stops) THEN all 1,234 in one page, has_more false."""
+    headers = (("x-api-key", BIG_KEY), ANTHROPIC, ("accept", "application/json"))
+    status, page = answer(ask_big(transport, "/v1/models", *headers))
+    assert status == 200
+    assert (anthropic_ids(page), page["has_more"]) == (BIG, False)
+    assert page["data"][0] == expected.anthropic_model(BIG[0])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cherry_studios_gemini_request_gets_the_whole_list(ask_big: Ask, transport: str) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN Cherry Studio's Gemini request is replayed
+    (GET /v1beta/models?key=K, one page, no pageSize) THEN all 1,234 and no nextPageToken."""
+    status, body = answer(ask_big(transport, "/v1beta/models", query=f"key={BIG_KEY}"))
+    assert status == 200
+    assert list(body) == ["models"]
+    assert [model["baseModelId"] for model in body["models"]] == BIG
+    assert body["models"][-1] == expected.gemini_model(BIG[-1])
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("query", "ids", "has_more"),
+    [
+        ("", BIG, False),
+        ("limit=", BIG, False),
+        ("limit=20", BIG[:20], True),
+        ("limit=1000", BIG[:1000], True),
+        (f"limit=1000&after_id={BIG[999]}", BIG[1000:], False),
+        (f"after_id={BIG[99]}", BIG[100:], False),
+        (f"before_id={BIG[1200]}", BIG[:1200], False),
+        (f"limit=50&before_id={BIG[1200]}", BIG[1150:1200], True),
+    ],
+    ids=["no-limit", "empty-limit", "20", "1000", "1000-after", "after-no-limit", "before-no-limit", "50-before"],
+)
+def test_anthropic_without_limit_answers_the_whole_list_and_with_one_pages_by_it(
+    ask_big: Ask, transport: str, query: str, ids: list[str], has_more: bool
+) -> None:
+    """GIVEN 1,234 models (more than the old default of 20 and the cap of 1,000) WHEN listed without limit, with
+    20 or 1000, with a cursor THEN no limit means the whole rest of the list in one page; a limit pages by it."""
+    status, page = answer(ask_big(transport, "/v1/models", ("x-api-key", BIG_KEY), ANTHROPIC, query=query))
+    assert status == 200
+    assert (anthropic_ids(page), page["has_more"]) == (ids, has_more)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -299,10 +369,36 @@ def test_gemini_pages_with_page_size_and_opaque_tokens(ask: Ask, transport: str)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize(("query", "count"), [("", 7), ("pageSize=0", 7), ("pageSize=1000", 7), ("pageSize=5000", 7)])
-def test_gemini_page_size_defaults_to_50_and_caps_at_1000(ask: Ask, transport: str, query: str, count: int) -> None:
-    """GIVEN 7 models WHEN listed without pageSize, with 0, 1000 or 5000 THEN one page of all 7, no token."""
-    assert answer(ask(transport, "/v1/models", GOOG, query=query)) == (200, GEMINI_LIST)
+@pytest.mark.parametrize(
+    ("query", "first", "size"),
+    [
+        ("", 0, None),
+        ("pageSize=0", 0, None),
+        ("pageSize=", 0, None),
+        ("pageSize=50", 0, 50),
+        ("pageSize=1000", 0, 1000),
+        ("pageSize=5000", 0, 1000),
+        ("page_size=1001", 0, 1000),
+    ],
+)
+def test_gemini_without_page_size_answers_the_whole_list_and_caps_a_page_at_1000(
+    ask_big: Ask, transport: str, query: str, first: int, size: int | None
+) -> None:
+    """GIVEN 1,234 models (more than the old default of 50 and the cap of 1,000) WHEN listed without pageSize, with
+    0 (proto3's unset), 50, 1000 or more THEN no pageSize means every model and no nextPageToken; a pageSize pages
+    by it, at most 1,000 a page, with a token for the rest."""
+    status, body = answer(ask_big(transport, "/v1beta/models", ("x-goog-api-key", BIG_KEY), query=query))
+    assert status == 200
+    ids = [model["baseModelId"] for model in body["models"]]
+    if size is None:
+        assert (ids, list(body)) == (BIG, ["models"])
+        return
+    assert ids == BIG[:size]
+    assert list(body) == ["models", "nextPageToken"]
+    rest = answer(
+        ask_big(transport, "/v1beta/models", ("x-goog-api-key", BIG_KEY), query=f"pageToken={body['nextPageToken']}")
+    )[1]
+    assert ([model["baseModelId"] for model in rest["models"]], list(rest)) == (BIG[size:], ["models"])
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -380,6 +476,59 @@ def test_gemini_errors_in_googles_shape(ask: Ask, transport: str, ask_closed: As
     assert (both[0], both[1]["error"]["status"]) == (401, "UNAUTHENTICATED")
     missing = answer(ask_closed(transport, "/v1beta/models"))
     assert (missing[0], missing[1]["error"]["status"], missing[1]["error"]["code"]) == (403, "PERMISSION_DENIED", 403)
+
+
+# -- OPENAI_LIST_METADATA: the catalog's metadata in the OpenAI objects (issue 18.4) -----------------------------
+
+
+@pytest.fixture(scope="module")
+def ask_described(moto_endpoint: str, table: str) -> Iterator[Ask]:
+    """The same table with OPENAI_LIST_METADATA on."""
+    with services(moto_endpoint, table, openai_list_metadata=True) as running:
+        yield running
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("path", ["/v1/models", "/v1beta/openai/models"])
+@pytest.mark.parametrize("credential", [BEARER, X_API_KEY], ids=["bearer", "x-api-key"])
+def test_with_list_metadata_each_described_model_carries_its_metadata(
+    ask_described: Ask, transport: str, path: str, credential: tuple[str, str]
+) -> None:
+    """GIVEN OPENAI_LIST_METADATA on WHEN the claude key lists in the OpenAI dialect THEN each model the catalog
+    describes also carries name, display_name, description, context_length and max_output_tokens (those it has),
+    after the documented fields; the order, permissions and defaults as without it; a retrieve likewise."""
+    status, body = answer(ask_described(transport, path, credential))
+    assert (status, body) == (
+        200,
+        {"object": "list", "data": [expected.openai_model(i, described=True) for i in CLAUDE]},
+    )
+    assert list(body["data"][0]) == [
+        *("id", "object", "created", "owned_by", "permission", "root", "parent"),
+        *("name", "display_name", "description", "context_length", "max_output_tokens"),
+    ]
+    assert body["data"][0]["name"] == "Claude Opus 4.1"
+    for model_id in ("claude-opus-4-1", "anthropic/claude-sonnet-4", "my-custom"):
+        one = answer(ask_described(transport, f"{path}/{quote(model_id, safe='')}", credential))
+        assert one == (200, expected.openai_model(model_id, described=True))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_list_metadata_models_without_any_keep_their_bytes(ask: Ask, ask_described: Ask, transport: str) -> None:
+    """GIVEN OPENAI_LIST_METADATA on and off WHEN the claude key lists THEN a model without display name,
+    description or token limits is the same bytes either way; without the setting no model carries metadata."""
+    off = answer(ask(transport, "/v1/models", BEARER))[1]["data"]
+    on = answer(ask_described(transport, "/v1/models", BEARER))[1]["data"]
+    assert off == [expected.openai_model(i, described=False) for i in CLAUDE]
+    plain = ["claude-2.1", "gpt-4o", "my-custom"]
+    assert [m for m in on if m["id"] in plain] == [m for m in off if m["id"] in plain]
+    assert [m for m in on if m["id"] not in plain] != [m for m in off if m["id"] not in plain]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_with_list_metadata_the_other_dialects_do_not_change(ask: Ask, ask_described: Ask, transport: str) -> None:
+    """GIVEN OPENAI_LIST_METADATA on WHEN listed in the Anthropic and Gemini dialects THEN the same bytes as off."""
+    for path, headers in (("/v1/models", (X_API_KEY, ANTHROPIC)), ("/v1beta/models", (GOOG,))):
+        assert ask_described(transport, path, *headers).body == ask(transport, path, *headers).body
 
 
 # -- caching on every dialect -------------------------------------------------------------------------------------

@@ -97,3 +97,27 @@ def test_a_hidden_model_raises_client_error_404(server: LocalServer, version: st
     with pytest.raises(errors.ClientError) as caught:
         sdk.models.get(model="gpt-4o")
     assert (caught.value.code, caught.value.status) == (404, "NOT_FOUND")
+
+
+# -- a group of 1,234 models: more than one page can hold (issue 18.2) ------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_without_page_size_the_first_page_is_the_whole_list(big_server: LocalServer, version: str) -> None:
+    """GIVEN a key whose group holds 1,234 models WHEN client.models.list() is read without page_size
+    THEN its first page holds all 1,234 and there is no next page."""
+    sdk = client(big_server, world.BIG_KEY, version)
+    pager = sdk.models.list()
+    assert [model.name for model in pager.page] == [f"models/{i}" for i in world.BIG_IDS]
+    with pytest.raises(IndexError):
+        pager.next_page()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_with_page_size_the_pager_walks_past_the_cap(big_server: LocalServer, version: str) -> None:
+    """GIVEN 1,234 models WHEN client.models.list(page_size=1000) is iterated THEN pages of 1,000 and 234, and
+    every model once, in order."""
+    sdk = client(big_server, world.BIG_KEY, version)
+    pager = sdk.models.list(config={"page_size": 1000})
+    assert len(pager.page) == 1000
+    assert [model.name for model in pager] == [f"models/{i}" for i in world.BIG_IDS]

@@ -22,6 +22,7 @@ def test_the_defaults() -> None:
     assert settings.cache_max_age_seconds == 3600.0
     assert settings.cors_allow_origins == ("*",)
     assert settings.cors_credential_origins == ()
+    assert settings.openai_list_metadata is False
 
 
 def test_every_variable_is_read() -> None:
@@ -43,6 +44,7 @@ def test_every_variable_is_read() -> None:
             "GZIP_MIN_BYTES": "0",
             "CORS_ALLOW_ORIGINS": "https://a.example, https://b.example/",
             "CORS_CREDENTIAL_ORIGINS": "https://a.example",
+            "OPENAI_LIST_METADATA": "true",
         }
     )
     assert settings == Settings(
@@ -61,6 +63,7 @@ def test_every_variable_is_read() -> None:
         gzip_min_bytes=0,
         cors_allow_origins=("https://a.example", "https://b.example"),
         cors_credential_origins=("https://a.example",),
+        openai_list_metadata=True,
     )
 
 
@@ -86,6 +89,7 @@ def test_blank_values_mean_the_default(name: str) -> None:
     ("name", "raw"),
     [
         ("ANONYMOUS_ACCESS", "maybe-sk-secret"),
+        ("OPENAI_LIST_METADATA", "sometimes-sk-secret"),
         ("REVALIDATE_SECONDS", "thirty-sk-secret"),
         ("REVALIDATE_SECONDS", "-1"),
         ("REVALIDATE_SECONDS", "nan"),

@@ -17,7 +17,8 @@ from handler.settings import Settings
 from handler.web import errors, openapi
 from handler.web.cors import CorsMiddleware
 from handler.web.credentials import credentials, scrub_query_keys
-from handler.web.dialects import BadRequest, dialect_for
+from handler.web.dialects import BadRequest, Dialect, dialect_for
+from handler.web.dialects import openai as openai_dialect
 from handler.web.responses import document_response
 
 # Where each dialect lists models: OpenAI and Anthropic (and google-genai's default v1) share /v1/models.
@@ -63,8 +64,16 @@ def _answer(request: Request, document: Document) -> Response:
     )
 
 
-async def list_models(request: Request) -> Response:
+def _dialect(request: Request) -> Dialect:
+    """The dialect that answers; OpenAI's with the catalog's metadata when the deployment asks for it."""
     dialect = dialect_for(request.scope)
+    if dialect is openai_dialect.DIALECT and _service(request).settings.openai_list_metadata:
+        return openai_dialect.WITH_METADATA
+    return dialect
+
+
+async def list_models(request: Request) -> Response:
+    dialect = _dialect(request)
     request.state.dialect = dialect.name  # the metrics' Dialect dimension (handler/web/requestlog.py)
     caller = _current_caller(request)
     query = request.query_params
@@ -80,7 +89,7 @@ async def retrieve_model(request: Request) -> Response:
         return await list_models(request)
     if not model.isascii() and not _is_text(model):  # a crafted Lambda event: a lone surrogate in the path
         raise BadRequest("The model id is not valid UTF-8.", param="model")
-    dialect = dialect_for(request.scope)
+    dialect = _dialect(request)
     request.state.dialect = dialect.name
     caller = _current_caller(request)
     access = _service(request).access

@@ -47,6 +47,12 @@ MODEL: dict[str, Any] = {
         "permission": {"type": ["array", "null"], "items": _PERMISSION},
         "root": {"type": ["string", "null"]},
         "parent": {"type": ["string", "null"]},
+        # Only with OPENAI_LIST_METADATA on, and only where the catalog has a value.
+        "name": {"type": "string"},
+        "display_name": {"type": "string"},
+        "description": {"type": "string"},
+        "context_length": {"type": "integer"},
+        "max_output_tokens": {"type": "integer"},
     },
 }
 
@@ -231,7 +237,11 @@ ANTHROPIC_VERSION: dict[str, Any] = {
     "schema": {"type": "string"},
 }
 ANTHROPIC_PAGING = [
-    _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Anthropic: models per page (default 20)"),
+    _query(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 1000},
+        "Anthropic: models per page; without it, the whole list",
+    ),
     _query("after_id", {"type": "string"}, "Anthropic: the page after this id of the caller's list"),
     _query("before_id", {"type": "string"}, "Anthropic: the page before this id of the caller's list"),
     _query("lifecycle", {"enum": ["active", "deprecated", "retired"]}, "Anthropic: only models in this lifecycle"),
@@ -240,7 +250,11 @@ CLIENT_VERSION = _query(
     "client_version", {"type": "string"}, "Codex CLI (any value, on every route): the answer is Codex's model catalog"
 )
 GEMINI_PAGING = [
-    _query("pageSize", {"type": "integer", "minimum": 0}, "Gemini: models per page (default 50, at most 1000)"),
+    _query(
+        "pageSize",
+        {"type": "integer", "minimum": 0},
+        "Gemini: models per page (at most 1000); without it (or 0), the whole list",
+    ),
     _query("pageToken", {"type": "string"}, "Gemini: the nextPageToken of the previous page"),
 ]
 

@@ -140,10 +140,15 @@ def set_metadata(ctx: Context, args: argparse.Namespace) -> int:
     both = [name for name in unset if name in given]
     if both:
         raise CliError(f"{_flag(both[0])} and --unset {both[0]} contradict each other")
-    values = {
-        name: _codex(text, args.id) if name == codex.FIELD else metadata_value(name, _typed(name, text), _flag(name))
-        for name, text in given.items()
-    }
+    values: dict[str, Any] = {}
+    for name, text in given.items():
+        if name == codex.FIELD:
+            values[name] = _codex(text, args.id)
+            continue
+        try:
+            values[name] = metadata_value(name, _typed(name, text), _flag(name))
+        except (CliError, SeedError) as error:  # one line naming the model, the field and what is wrong
+            raise CliError(f"model {args.id}: {error}") from None
     previous = _entry(ctx, args.id)
     entry = canonical({**{k: v for k, v in previous.items() if k not in unset}, **values})
     changed = [n for n in SETTABLE if (n in previous, previous.get(n)) != (n in entry, entry.get(n))]
@@ -221,16 +226,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "set",
         help="set or unset a model's metadata (display name, token limits, lifecycle...)",
         parents=[common],
-        description="Set a catalog model's metadata, shown by the Anthropic and Gemini model lists (never by the "
-        "OpenAI one), and rebuild the views of the groups naming it, in one transaction. Flags not given keep "
-        "their values; --unset FIELD removes one.",
+        description="Set a catalog model's metadata, shown by the Anthropic and Gemini model lists (and by the "
+        "OpenAI one where OPENAI_LIST_METADATA is on), and rebuild the views of the groups naming it, in one "
+        "transaction. Flags not given keep their values; --unset FIELD removes one.",
     )
     changed.add_argument("id", help="model id")
     changed.add_argument("--display-name", metavar="TEXT", help="a human-readable name, e.g. 'Claude Sonnet 4'")
     changed.add_argument("--description", metavar="TEXT", help="what the model is for")
     changed.add_argument("--max-input-tokens", metavar="N", help="the context window, in tokens")
     changed.add_argument("--max-tokens", metavar="N", help="the most output tokens of one answer")
-    changed.add_argument("--capabilities", metavar="JSON", help='an object, e.g. \'{"batch": {"supported": true}}\'')
+    changed.add_argument(
+        "--capabilities",
+        metavar="JSON",
+        help="Anthropic's capabilities object with every capability (as an Anthropic model list gives it)",
+    )
     changed.add_argument("--lifecycle", choices=LIFECYCLES, help="default active")
     changed.add_argument("--deprecated-at", metavar="TIME", help="RFC 3339, e.g. 2026-01-01T00:00:00Z, or a date")
     changed.add_argument("--retires-at", metavar="TIME", help="RFC 3339, e.g. 2026-06-01T00:00:00Z, or a date")

@@ -110,6 +110,11 @@ MISSING_KEY = error(
 MALFORMED = error(
     "Malformed Authorization header. Send exactly one: Authorization: Bearer YOUR_KEY.", code="invalid_api_key"
 )
+MALFORMED_KEYS = error(
+    "Different API keys were sent in one request (Authorization, x-api-key, x-goog-api-key or the key query "
+    "parameter). Send one key.",
+    code="invalid_api_key",
+)
 UNKNOWN_ROUTE = error(
     "Invalid URL. This service answers GET on /v1/models, /v1/models/{model}, /v1beta/models, "
     "/v1beta/models/{model}, /v1beta/openai/models and /v1beta/openai/models/{model}.",
@@ -232,6 +237,33 @@ def gemini_model(model_id: str) -> dict[str, Any]:
     return document
 
 
+def openai_model(model_id: str, *, described: bool) -> dict[str, Any]:
+    """The claude group's OpenAI object; `described` (OPENAI_LIST_METADATA on): then `name` and `display_name`
+    (the display name), `description`, `context_length` and `max_output_tokens`, each only where the catalog has
+    it, after the documented fields."""
+    entry = dialect_entry(model_id)
+    document: dict[str, Any] = {
+        "id": model_id,
+        "object": "model",
+        "created": entry.get("created", DEFAULT_CREATED),
+        "owned_by": entry.get("owned_by", "custom"),
+        "permission": [default_permission(model_id)],
+        "root": model_id,
+        "parent": None,
+    }
+    if described:
+        for stored, name in (
+            ("display_name", "name"),
+            ("display_name", "display_name"),
+            ("description", "description"),
+            ("max_input_tokens", "context_length"),
+            ("max_tokens", "max_output_tokens"),
+        ):
+            if stored in entry:
+                document[name] = entry[stored]
+    return document
+
+
 def anthropic_error(status_type: str, message: str) -> dict[str, Any]:
     """Anthropic's error, less its request_id (a string the test checks separately)."""
     return {"type": "error", "error": {"type": status_type, "message": message}}
@@ -266,3 +298,10 @@ def extend_dialect_world(registry: Registry) -> None:
     registry.put_token(
         world.CLAUDE_LIMITED_KEY, user_id=world.CLAUDE_USER, name="claude-limited", models=world.CLAUDE_LIMITED_MODELS
     )
+
+
+def extend_big_world(registry: Registry) -> None:
+    """The `big` group (world.BIG_IDS, none in the catalog), its user frank and his key."""
+    registry.put_group(world.BIG_GROUP, world.BIG_IDS)
+    registry.put_user(world.BIG_USER, world.BIG_GROUP)
+    registry.put_token(world.BIG_KEY, user_id=world.BIG_USER, name="big")

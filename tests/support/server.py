@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import uvicorn
+from starlette.types import ASGIApp
 
 from handler.settings import Settings
 from handler.web.app import create_app
@@ -56,13 +57,18 @@ class LocalServer:
 
 
 @contextmanager
-def serve(settings: Settings, instrument: Callable[[FastAPI], object] | None = None) -> Iterator[LocalServer]:
+def serve(
+    settings: Settings,
+    instrument: Callable[[FastAPI], object] | None = None,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+) -> Iterator[LocalServer]:
     """Run the app for `settings` on a free loopback port until the block ends; `instrument` is given the app
-    first, as an OpenTelemetry instrumentation would take it."""
+    first, as an OpenTelemetry instrumentation would take it; `wrap`, when given, wraps it."""
     port = free_port()
-    app = create_app(build_service(settings))
+    fastapi_app = create_app(build_service(settings))
     if instrument is not None:
-        instrument(app)
+        instrument(fastapi_app)
+    app: ASGIApp = fastapi_app if wrap is None else wrap(fastapi_app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False)
     )

@@ -187,3 +187,9 @@ DIALECT_CATALOG: dict[str, dict[str, Any] | None] = {
     "my-custom": None,  # not in the catalog: every default
 }
 CLAUDE_IDS = list(DIALECT_CATALOG)
+
+# -- a group larger than any page (issue 18.2): past the dialects' cap (1,000) and their old defaults (20, 50) ------
+BIG_GROUP = "big"
+BIG_USER = "frank"
+BIG_KEY = "sk-test-frank-big-000000000000000000000000000000000000000"
+BIG_IDS = [f"model-{i:04d}" for i in range(1234)]

@@ -1,8 +1,10 @@
 """Anthropic's dialect: `/v1/models` as the Anthropic SDK and Claude Code read it.
 
 Models are `{"type":"model","id","display_name","created_at","lifecycle"}` plus the catalog's limits, capabilities
-and lifecycle dates when it has them. Pages follow the caller's order: `limit` (1-1000, default 20), `after_id` or
-`before_id` (ids of the caller's list), and `lifecycle=` to filter.
+and lifecycle dates when it has them (only values the strict SDK accepts: handler.core.metadata). Pages follow the
+caller's order: `limit` (1-1000), `after_id` or `before_id` (ids of the caller's list), and `lifecycle=` to filter.
+Without `limit`, the page is the whole rest of the list: clients such as LibreChat read one page and never ask for
+the next.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from handler.core import metadata
 from handler.core.catalog import DEFAULT_CREATED
 from handler.core.listing import Document, Listing, to_json
 from handler.core.records import Member
 from handler.web.dialects.base import BadRequest, Problem
 
-LIMIT_DEFAULT, LIMIT_MAX = 20, 1000
+LIMIT_MAX = 1000
 LIFECYCLES = ("active", "deprecated", "retired")
 OPTIONAL = ("max_input_tokens", "max_tokens", "capabilities", "deprecated_at", "retires_at")
 _DIGITS = re.compile(r"[0-9]{1,7}")
@@ -54,23 +57,25 @@ def lifecycle(entry: Mapping[str, Any]) -> str:
 
 def model_object(member: Member) -> dict[str, Any]:
     entry = member.catalog or {}
+    served = metadata.served(entry)
     document: dict[str, Any] = {
         "type": "model",
         "id": member.model_id,
-        "display_name": entry.get("display_name") or member.model_id,
+        "display_name": served.get("display_name") or member.model_id,
         "created_at": created_at(entry.get("created", DEFAULT_CREATED)),
         "lifecycle": lifecycle(entry),
     }
     for name in OPTIONAL:
-        if entry.get(name) is not None:
-            document[name] = entry[name]
+        if name in served:
+            document[name] = served[name]
     return document
 
 
-def _limit(query: QueryParams) -> int:
+def _limit(query: QueryParams) -> int | None:
+    """The page size asked for; None (no `limit`) for the whole list."""
     raw = query.get("limit")
     if raw is None or raw == "":
-        return LIMIT_DEFAULT
+        return None
     if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= LIMIT_MAX:
         raise BadRequest(f"limit: must be an integer from 1 to {LIMIT_MAX}.", "limit")
     return int(raw)
@@ -112,12 +117,13 @@ class Anthropic:
         return listing.page(key, lambda: self._build(listing, limit, wanted, after, before))
 
     def _build(
-        self, listing: Listing, limit: int, wanted: frozenset[str] | None, after: int | None, before: int | None
+        self, listing: Listing, asked: int | None, wanted: frozenset[str] | None, after: int | None, before: int | None
     ) -> bytes:
         members = listing.members
         positions: Sequence[int] = range(len(members))
         if wanted is not None:
             positions = [i for i, m in enumerate(members) if lifecycle(m.catalog or {}) in wanted]
+        limit = len(positions) if asked is None else asked
         if before is not None:
             end = bisect.bisect_left(positions, before)
             chosen, has_more = positions[max(0, end - limit) : end], end > limit

@@ -1,9 +1,12 @@
 """Gemini's dialect: `/v1beta/models` (and `/v1/models` for google-genai's default) as Google's clients read it.
 
-Models are `{"name":"models/<id>","baseModelId",...}`; pages are `pageSize` (default 50, at most 1000) and an
-opaque `pageToken`. A token holds an offset and an HMAC that binds it to the listing's content version: a token
-that was altered, or that comes from a list that has changed since, is refused with 400 and never gives a page of
-another list. The token grants nothing: the caller's credential picks the list, the token only a place in it.
+Models are `{"name":"models/<id>","baseModelId",...}`; pages are `pageSize` (at most 1000) and an opaque
+`pageToken`. Without `pageSize` (or with 0, which proto3 reads as unset) the page is the whole rest of the list:
+clients such as Cherry Studio read one page and never ask for the next.
+
+A token holds an offset and an HMAC that binds it to the listing's content version: a token that was altered, or
+that comes from a list that has changed since, is refused with 400 and never gives a page of another list. The
+token grants nothing: the caller's credential picks the list, the token only a place in it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
+from handler.core import metadata
 from handler.core.listing import Document, Listing, to_json
 from handler.core.records import Member
 from handler.web.dialects.base import BadRequest, Problem
 
-PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX = 50, 1000
+PAGE_SIZE_MAX = 1000
 GENERATION_METHODS = ("generateContent", "countTokens")
 PREFIX = "models/"
 TOKEN_VERSION = 1
@@ -49,18 +53,19 @@ MISSING_KEY = (
 BAD_TOKEN = "pageToken: the page token is not valid for this list; list again from the first page."  # noqa: S105
 
 
+FIELDS = (("description", "description"), ("max_input_tokens", "inputTokenLimit"), ("max_tokens", "outputTokenLimit"))
+
+
 def model_object(member: Member) -> dict[str, Any]:
-    entry = member.catalog or {}
+    served = metadata.served(member.catalog)
     document: dict[str, Any] = {
         "name": PREFIX + member.model_id,
         "baseModelId": member.model_id,
-        "displayName": entry.get("display_name") or member.model_id,
+        "displayName": served.get("display_name") or member.model_id,
     }
-    for stored, field in (("description", "description"), ("max_input_tokens", "inputTokenLimit")):
-        if entry.get(stored) is not None:
-            document[field] = entry[stored]
-    if entry.get("max_tokens") is not None:
-        document["outputTokenLimit"] = entry["max_tokens"]
+    for stored, name in FIELDS:
+        if stored in served:
+            document[name] = served[stored]
     document["supportedGenerationMethods"] = list(GENERATION_METHODS)
     return document
 
@@ -89,13 +94,14 @@ def token_offset(listing: Listing, token: str) -> int:
     return int(offset)
 
 
-def _page_size(query: QueryParams) -> int:
+def _page_size(query: QueryParams) -> int | None:
+    """The page size asked for (above 1000 counts as 1000); None (no pageSize, or 0) for the whole list."""
     raw = query.get("pageSize") or query.get("page_size")
     if raw is None or raw == "":
-        return PAGE_SIZE_DEFAULT
+        return None
     if not _INTEGER.fullmatch(raw) or int(raw) < 0:
         raise BadRequest("pageSize: must be a non-negative integer.", "pageSize")
-    return min(int(raw), PAGE_SIZE_MAX) or PAGE_SIZE_DEFAULT
+    return min(int(raw), PAGE_SIZE_MAX) or None
 
 
 class Gemini:
@@ -110,8 +116,8 @@ class Gemini:
         offset = token_offset(listing, token) if token else 0
         return listing.page((self.name, size, offset), lambda: self._build(listing, size, offset))
 
-    def _build(self, listing: Listing, size: int, offset: int) -> bytes:
-        end = min(offset + size, len(listing))
+    def _build(self, listing: Listing, size: int | None, offset: int) -> bytes:
+        end = len(listing) if size is None else min(offset + size, len(listing))
         rendered = listing.models(self.name, self.model)
         more = b',"nextPageToken":' + to_json(page_token(listing, end)) if end < len(listing) else b""
         return b'{"models":[' + b",".join(rendered[offset:end]) + b"]" + more + b"}"

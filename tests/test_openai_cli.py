@@ -1,0 +1,104 @@
+"""The `openai` command-line tool (openai 1.x: 2.x and later ship none), as the README tells users to run it
+(issue 18.5).
+
+openai 1.109 joins `-b` and the path without a separator: `-b http://host/v1` requests `GET /v1models`, which is
+a 404. With a trailing slash (`-b http://host/v1/`), or the base URL in OPENAI_BASE_URL (the SDK adds the slash),
+it requests `GET /v1/models`. The CLI lives in its own venv under .cache/ (built once, stamped).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import expected, world
+from tests.support.server import LocalServer
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENAI_CLI = "openai==1.109.1"
+VENV = ROOT / ".cache" / "openai-cli-venv"
+CALLER = "limited"
+
+
+def openai_cli() -> Path:
+    """The `openai` command of a venv holding openai 1.x, built once (a lock keeps parallel runs from racing).
+    Skipped when pip cannot install it (no network to PyPI), except in CI."""
+    command = VENV / "bin" / "openai"
+    stamp = VENV / f".installed-{OPENAI_CLI}"
+    VENV.parent.mkdir(exist_ok=True)
+    with (VENV.parent / "openai-cli-venv.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists() and command.exists():
+            return command
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(VENV)], check=True)
+        pip = [sys.executable, "-m", "pip", "--python", str(VENV / "bin" / "python"), "install", "--quiet"]
+        installed = subprocess.run(
+            [*pip, "--retries", "2", "--timeout", "20", "--disable-pip-version-check", OPENAI_CLI],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if installed.returncode != 0:
+            shutil.rmtree(VENV, ignore_errors=True)
+            reason = f"pip could not install {OPENAI_CLI} (no network to PyPI?): {installed.stderr[-300:]}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"{reason}; CI must run the OpenAI CLI test")
+            pytest.skip(reason)
+        stamp.touch()
+    return command
+
+
+def run(*argv: str, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(openai_cli()), *argv],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **(environment or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def printed_models(output: str) -> list[dict[str, Any]]:
+    """The CLI prints each model as a JSON object, one after another."""
+    decoder, models, at = json.JSONDecoder(), [], 0
+    while output[at:].strip():
+        at += len(output[at:]) - len(output[at:].lstrip())
+        model, at = decoder.raw_decode(output, at)
+        models.append(model)
+    return models
+
+
+def test_the_readme_command_lists_the_keys_models(http_server: LocalServer) -> None:
+    """GIVEN a server and the limited key WHEN `openai -b <base>/v1/ -k KEY api models.list` (the README's line)
+    THEN exit 0 and the key's models, each the documented object."""
+    done = run("-b", f"{http_server.base_url}/v1/", "-k", expected.key_of(CALLER), "api", "models.list")
+    assert done.returncode == 0, done.stderr
+    assert printed_models(done.stdout) == [expected.model(i) for i in world.EXPECTED[CALLER]]
+
+
+def test_the_base_url_from_the_environment_works_too(http_server: LocalServer) -> None:
+    """GIVEN OPENAI_BASE_URL=<base>/v1 (no slash) and OPENAI_API_KEY WHEN `openai api models.list` THEN the list."""
+    environment = {"OPENAI_BASE_URL": f"{http_server.base_url}/v1", "OPENAI_API_KEY": expected.key_of(CALLER)}
+    done = run("api", "models.list", environment=environment)
+    assert done.returncode == 0, done.stderr
+    assert printed_models(done.stdout) == [expected.model(i) for i in world.EXPECTED[CALLER]]
+
+
+def test_without_the_trailing_slash_the_cli_asks_for_v1models(http_server: LocalServer) -> None:
+    """GIVEN `-b <base>/v1` without the slash WHEN listing THEN the CLI asks for /v1models and gets our 404
+    (unknown_url): why the README's line ends in a slash."""
+    done = run("-b", f"{http_server.base_url}/v1", "-k", expected.key_of(CALLER), "api", "models.list")
+    assert done.returncode != 0
+    assert "404" in done.stderr
+    assert "unknown_url" in done.stderr
