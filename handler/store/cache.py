@@ -88,7 +88,7 @@ class CachedDirectory:
             trusted_until = self._confirmed_at + self._revalidate
             if self._revision is None or self._clock() - trusted_until > self._stale_if_error:
                 raise
-            log.warning("store unavailable; serving cached records")
+            log.debug("store unavailable; serving cached records")
             return
         self._observe(revision)
 
@@ -105,7 +105,7 @@ class CachedDirectory:
             stale = cache.get_stale(key, self._stale_if_error)
             if stale is MISSING:
                 raise
-            log.warning("store unavailable; serving a stale %s record", what)
+            log.debug("store unavailable; serving a stale %s record", what)
             return stale
         cache.put(key, value)
         return value
@@ -145,7 +145,7 @@ class CachedDirectory:
             stale = {h: self._tokens.get_stale(h, self._stale_if_error) for h in key_hashes}
             if any(value is MISSING for value in stale.values()):
                 raise
-            log.warning("store unavailable; serving a stale token record")
+            log.debug("store unavailable; serving a stale token record")
             return {h: value for h, value in stale.items() if isinstance(value, Token)}
         for key_hash in key_hashes:
             self._tokens.put(key_hash, loaded.get(key_hash))
@@ -160,7 +160,7 @@ class CachedDirectory:
                 stale = self._users.get_stale(user_id, self._stale_if_error)
                 if stale is MISSING:
                     raise
-                log.warning("store unavailable; serving a stale user record")
+                log.debug("store unavailable; serving a stale user record")
                 return stale
             self._observe(revision)
             self._users.put(user_id, user)

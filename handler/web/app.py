@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from handler.core import callers
 from handler.core.access import ModelAccess
 from handler.core.callers import CallerResolver
-from handler.core.errors import ModelNotFound
+from handler.core.errors import ModelNotFound, WouldBlock
 from handler.core.listing import Document
 from handler.core.ports import Directory
 from handler.metrics import Metrics
@@ -40,6 +44,26 @@ class Service:
         self.access = access
         self.store = store  # the uncached adapter: the benchmark and tests watch its requests
         self.metrics = metrics if metrics is not None else Metrics.off()
+        # Requests that read the store take turns: the cache fills from one reader at a time, as in Lambda.
+        self._store_turn = threading.Lock()
+
+    def with_store(self, work: Callable[[Request], Response], request: Request) -> Response:
+        """`work`, on a worker thread, in the store's turn."""
+        with self._store_turn:
+            return work(request)
+
+
+async def answer(request: Request, work: Callable[[Request], Response]) -> Response:
+    """`work` on the event loop, where whatever the caches hold answers at once. When it needs the store (or a
+    secret) it stops before any I/O (WouldBlock) and runs again on a worker thread, so the loop never waits on
+    DynamoDB: a hung store holds up only the callers it must answer."""
+    service = _service(request)
+    counted = service.metrics.lookups()
+    try:
+        return work(request)
+    except WouldBlock:
+        service.metrics.rewind_lookups(counted)  # the thread looks each record up again, and counts it then
+        return await run_in_threadpool(service.with_store, work, request)
 
 
 def _service(request: Request) -> Service:
@@ -63,6 +87,14 @@ def _answer(request: Request, document: Document) -> Response:
 
 
 async def list_models(request: Request) -> Response:
+    return await answer(request, _list)
+
+
+async def retrieve_model(request: Request) -> Response:
+    return await answer(request, _retrieve)
+
+
+def _list(request: Request) -> Response:
     dialect = dialect_for(request.scope)
     request.state.dialect = dialect.name  # the metrics' Dialect dimension (handler/web/requestlog.py)
     caller = _current_caller(request)
@@ -70,13 +102,13 @@ async def list_models(request: Request) -> Response:
     return _answer(request, _service(request).access.page(caller, lambda listing: dialect.page(listing, query)))
 
 
-async def retrieve_model(request: Request) -> Response:
+def _retrieve(request: Request) -> Response:
     # Not a `model: str` parameter: it would build a pydantic field (and import pydantic.v1) at init. Not
     # path_params either: the route pattern ends in `$`, so a trailing newline falls off (`gpt-4o%0A` as `gpt-4o`).
     prefix = request.scope["route"].path.removesuffix(MODEL_SEGMENT)
     model: str = request.scope["path"].partition(prefix)[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
-        return await list_models(request)
+        return _list(request)
     dialect = dialect_for(request.scope)
     request.state.dialect = dialect.name
     caller = _current_caller(request)
