@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -44,26 +44,32 @@ class Service:
         self.access = access
         self.store = store  # the uncached adapter: the benchmark and tests watch its requests
         self.metrics = metrics if metrics is not None else Metrics.off()
-        # Requests that read the store take turns: the cache fills from one reader at a time, as in Lambda.
-        self._store_turn = threading.Lock()
-
-    def with_store(self, work: Callable[[Request], Response], request: Request) -> Response:
-        """`work`, on a worker thread, in the store's turn."""
-        with self._store_turn:
-            return work(request)
+        # Requests that read the store take turns: the cache fills from one reader at a time, as in Lambda. Those
+        # waiting hold no thread.
+        self.store_turn = asyncio.Lock()
 
 
 async def answer(request: Request, work: Callable[[Request], Response]) -> Response:
     """`work` on the event loop, where whatever the caches hold answers at once. When it needs the store (or a
-    secret) it stops before any I/O (WouldBlock) and runs again on a worker thread, so the loop never waits on
-    DynamoDB: a hung store holds up only the callers it must answer."""
+    secret) it stops before any I/O (WouldBlock) and runs again on a worker thread, in the store's turn. A request
+    that had to wait for its turn tries the loop once more first: the read before it may have answered for it (the
+    change marker was read, or the circuit opened). So the loop never waits on DynamoDB, and a hung store holds up
+    only the callers it must answer."""
     service = _service(request)
     counted = service.metrics.lookups()
     try:
         return work(request)
     except WouldBlock:
-        service.metrics.rewind_lookups(counted)  # the thread looks each record up again, and counts it then
-        return await run_in_threadpool(service.with_store, work, request)
+        service.metrics.rewind_lookups(counted)  # it looks each record up again, and counts it then
+    waited = service.store_turn.locked()
+    async with service.store_turn:
+        if waited:
+            counted = service.metrics.lookups()
+            try:
+                return work(request)
+            except WouldBlock:
+                service.metrics.rewind_lookups(counted)
+        return await run_in_threadpool(work, request)
 
 
 def _service(request: Request) -> Service:

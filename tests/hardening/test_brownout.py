@@ -29,10 +29,11 @@ from handler.store.budget import CLIENT_CONFIG, READ_TIMEOUT, QuickRetry
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
 from handler.wiring import MIN_PROBE_INTERVAL, build_service, dynamodb_client, probe_interval
+from infra.bench.proxy import FaultProxy, fault_proxy
 from infra.local.embedded import free_port
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
-from tests.hardening.faults import Clock, InjectedErrors, StoreProxy, store_proxy
+from tests.hardening.faults import Clock, InjectedErrors
 from tests.hardening.wire import Request, via_lambda
 from tests.support import expected, world
 from tests.support.server import fresh_table
@@ -75,7 +76,7 @@ class Container:
 
     handler: Mangum
     clock: Clock
-    faults: InjectedErrors | None = None  # None: the faults are a real engine's (StoreProxy)
+    faults: InjectedErrors | None = None  # None: the faults are a real engine's (FaultProxy)
 
     @property
     def sent(self) -> int:
@@ -204,16 +205,16 @@ def test_the_store_is_probed_once_per_interval_and_seen_back_within_it(container
 
 
 @pytest.fixture
-def engine_table(moto_endpoint: str) -> Iterator[tuple[str, StoreProxy]]:
+def engine_table(moto_endpoint: str) -> Iterator[tuple[str, FaultProxy]]:
     table, _ = fresh_table(moto_endpoint)
-    with store_proxy(moto_endpoint) as proxy:
+    with fault_proxy(moto_endpoint) as proxy:
         yield table, proxy
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize(("mode", "first_failure"), [("hang", 1), ("drop", 2)])
 def test_a_real_engine_that_hangs_or_drops_is_asked_once_then_not_again(
-    engine_table: tuple[str, StoreProxy], mode: str, first_failure: int
+    engine_table: tuple[str, FaultProxy], mode: str, first_failure: int
 ) -> None:
     table, proxy = engine_table
     clock = Clock(NOW)
@@ -243,7 +244,7 @@ def test_a_real_engine_that_hangs_or_drops_is_asked_once_then_not_again(
 
 
 @pytest.mark.integration
-def test_serve_answers_cached_callers_while_a_store_read_hangs(engine_table: tuple[str, StoreProxy]) -> None:
+def test_serve_answers_cached_callers_while_a_store_read_hangs(engine_table: tuple[str, FaultProxy]) -> None:
     table, proxy = engine_table
     # GIVEN the app on uvicorn (as `modelgate serve` runs it) over a store whose reads wait as long as it hangs
     settings = settings_for(table_name=table, dynamodb_endpoint_url=proxy.url)
