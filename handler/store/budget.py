@@ -22,12 +22,12 @@ from botocore.exceptions import HTTPClientError
 # DynamoDB answers in milliseconds; a new connection's TCP and TLS handshakes take tens of them in-region. A read
 # timeout counts from the last byte received, so a large page still streams.
 CONNECT_TIMEOUT = 0.2
-READ_TIMEOUT = 0.35
+READ_TIMEOUT = 0.5
 RETRY_DELAY = 0.05  # at most; jittered
 ATTEMPTS = 2
-# The longest a call may take: one attempt timing out, or a failure within the first 0.2 s and its retry. An uncached
-# caller's 503 comes within this (one failed call opens the circuit), inside the 1 s of the stack's p99 alarm.
-CALL_BUDGET = 0.8
+# The longest a call may take: one attempt timing out, or a failure within its first 0.15 s and the retry. An
+# uncached caller's 503 comes within this (one failed call opens the circuit), inside the stack's 1 s p99 alarm.
+CALL_BUDGET = 0.9
 CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": CONNECT_TIMEOUT,
     "read_timeout": READ_TIMEOUT,

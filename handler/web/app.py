@@ -49,18 +49,12 @@ class Service:
         self.store_turn = asyncio.Lock()
 
 
-async def answer(request: Request, work: Callable[[Request], Response]) -> Response:
-    """`work` on the event loop, where whatever the caches hold answers at once. When it needs the store (or a
-    secret) it stops before any I/O (WouldBlock) and runs again on a worker thread, in the store's turn. A request
-    that had to wait for its turn tries the loop once more first: the read before it may have answered for it (the
-    change marker was read, or the circuit opened). So the loop never waits on DynamoDB, and a hung store holds up
-    only the callers it must answer."""
+async def off_the_loop(request: Request, work: Callable[[Request], Response]) -> Response:
+    """`work` again, now free to read the store: it stopped on the event loop before any I/O (WouldBlock), so the
+    loop never waits on DynamoDB and a hung store holds up only the callers it must answer. It runs on a worker
+    thread, in the store's turn. A request that had to wait for its turn tries the loop once more first: the read
+    before it may have answered for it (the change marker was read, or the circuit opened)."""
     service = _service(request)
-    counted = service.metrics.lookups()
-    try:
-        return work(request)
-    except WouldBlock:
-        service.metrics.rewind_lookups(counted)  # it looks each record up again, and counts it then
     waited = service.store_turn.locked()
     async with service.store_turn:
         if waited:
@@ -92,12 +86,25 @@ def _answer(request: Request, document: Document) -> Response:
     )
 
 
+# Each route answers on the event loop from what the caches hold; only a request that needs the store leaves it.
 async def list_models(request: Request) -> Response:
-    return await answer(request, _list)
+    metrics = _service(request).metrics
+    counted = metrics.lookups()
+    try:
+        return _list(request)
+    except WouldBlock:
+        metrics.rewind_lookups(counted)  # looked up again off the loop, and counted then
+    return await off_the_loop(request, _list)
 
 
 async def retrieve_model(request: Request) -> Response:
-    return await answer(request, _retrieve)
+    metrics = _service(request).metrics
+    counted = metrics.lookups()
+    try:
+        return _retrieve(request)
+    except WouldBlock:
+        metrics.rewind_lookups(counted)
+    return await off_the_loop(request, _retrieve)
 
 
 def _list(request: Request) -> Response:

@@ -335,7 +335,7 @@ def run(report: Report, *, quick: bool) -> None:
     report.section(
         "Brownout: DynamoDB hung (SIGSTOP of moto's server) or dropping every connection",
         f"{seconds:.0f} s of each fault, then the store back; REVALIDATE_SECONDS={REVALIDATE_SECONDS:g}, "
-        "client: 0.2 s connect, 0.35 s read, one retry only within 0.8 s",
+        "client: 0.2 s connect, 0.5 s read, one retry only within 0.9 s",
     )
     with engine() as (process, endpoint):
         world, keys = _world(endpoint)
