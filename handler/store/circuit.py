@@ -4,8 +4,9 @@ Without it, a failed revalidation was tried again by every lookup of every reque
 timeouts. Instead, an outage (StoreOutage) opens the circuit: for `probe_interval` seconds every read fails at once
 with StoreUnavailable, without touching the store, so the cache answers with what it holds (stale-if-error) and an
 uncached caller gets its 503 at once. Then the next read goes through as the probe, while the others still fail
-fast; its answer closes the circuit, another outage keeps it open one more interval. A container thus asks a
-failing store no more often than a healthy one (once per REVALIDATE_SECONDS), and sees it back within that long.
+fast; its answer closes the circuit, another outage keeps it open one more interval (from the probe's start). A
+container thus asks a failing store no more often than a healthy one reads the change marker (once per
+REVALIDATE_SECONDS), and sees it back as soon as a healthy one sees a change: within that long plus one read.
 
 It also keeps blocking reads off an event loop: asked on one, a read raises WouldBlock before touching anything,
 and the web layer asks again on a worker thread (handler/web/app.py).
@@ -64,7 +65,9 @@ class Circuit:
         try:
             result = read()
         except StoreOutage as outage:
-            self._next_probe = self._clock() + self.probe_interval
+            # Timed from this read's start, as revalidation is from the last read: the next probe comes within one
+            # interval of any moment, so the store is seen back within REVALIDATE_SECONDS plus one read.
+            self._next_probe = now + self.probe_interval
             log.warning(
                 "dynamodb unavailable; not asked again for %g s, cached records answer meanwhile",
                 self.probe_interval,

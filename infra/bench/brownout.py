@@ -45,6 +45,9 @@ FAULTS = ("hung", "dropping")
 TARGET_SECONDS = 1.0  # the stack's p99 latency alarm, which rolls deployments back
 TARGET_THROUGHPUT = 0.5
 REVALIDATE_SECONDS = Settings.revalidate_seconds
+# Recovery: the next probe comes within REVALIDATE_SECONDS of the store's return; then one read of the local engine,
+# and at most 20 ms until the next ask.
+ONE_READ = 0.1
 SIZE = 100
 CONNECTIONS = 200
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -232,10 +235,11 @@ def _lambda(report: Report, endpoint: str, world: BenchWorld, keys: Keys, proces
 
 def _recovered(report: Report, figure: str, seconds: float | None) -> None:
     value = "never" if seconds is None or seconds == float("inf") else f"{seconds:.2f} s"
-    met = seconds is not None and seconds <= REVALIDATE_SECONDS
+    met = seconds is not None and seconds <= REVALIDATE_SECONDS + ONE_READ
+    target = f"≤ REVALIDATE_SECONDS ({REVALIDATE_SECONDS:g} s) + one read"
     report.line(
         f"  {figure.rpartition(', ')[2]}: a never-read key listed {value} after the store came back · "
-        + report.target(figure, value, f"≤ REVALIDATE_SECONDS ({REVALIDATE_SECONDS:g} s)", met)
+        + report.target(figure, value, target, met)
     )
 
 
