@@ -63,7 +63,8 @@ def dynamodb_client(settings: Settings, clock: Callable[[], float] = time.monoto
 
 def probe_interval(settings: Settings) -> float:
     """How long the circuit asks DynamoDB nothing after a failed read: as long as a healthy container goes between
-    revalidations, so an outage never adds load on the store and recovery is seen within REVALIDATE_SECONDS."""
+    revalidations, so an outage never adds load on the store, and its end is seen within REVALIDATE_SECONDS plus
+    one read."""
     return max(settings.revalidate_seconds, MIN_PROBE_INTERVAL)
 
 

@@ -50,10 +50,6 @@ class Circuit:
         self._clock = clock
         self._next_probe = CLOSED  # when the circuit is open: the moment the next read may go through
 
-    @property
-    def is_open(self) -> bool:
-        return self._next_probe != CLOSED
-
     def _through(self, what: str, read: Callable[[], T]) -> T:
         probe_at = self._next_probe
         now = self._clock()
