@@ -218,9 +218,11 @@ def test_a_real_engine_that_hangs_or_drops_is_asked_once_then_not_again(
 ) -> None:
     table, proxy = engine_table
     clock = Clock(NOW)
-    # GIVEN the production client (its timeouts and retry rule) reaching moto's server through a proxy, warm
+    # GIVEN the production client (its timeouts and retry rule) reaching moto's server through a proxy, warm. A hang
+    # takes the real read timeout; a drop fails at once, so its retry rule may read the driven clock, which stands
+    # still however busy the machine is.
     settings = settings_for(table_name=table, dynamodb_endpoint_url=proxy.url)
-    store = DynamoDirectory(dynamodb_client(settings), table)
+    store = DynamoDirectory(dynamodb_client(settings, clock if mode == "drop" else time.monotonic), table)
     container = Container(Mangum(create_app(build_service(settings, store, clock=clock)), lifespan="off"), clock)
     container.warm()
     # WHEN the engine stops answering (or drops every connection) and revalidation comes due
@@ -261,7 +263,9 @@ def test_serve_answers_cached_callers_while_a_store_read_hangs(engine_table: tup
     pool.submit(server.run)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
+        deadline = time.monotonic() + 10
         while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
             time.sleep(0.02)
         full = {"Authorization": f"Bearer {world.KEYS['full']}"}
         assert http.get("/v1/models", headers=full).status_code == 200  # warm: the key is cached
