@@ -192,11 +192,15 @@ UNREACHABLE = [(closed_port, 2), (silent_listener, 1)]
 def test_an_unreachable_store_gives_503_after_one_failed_call(
     endpoint: Callable[[], Any], attempts: int, caller: str
 ) -> None:
+    clock = Clock()  # the cache's and the circuit's: nothing is due again while the test runs
     with endpoint() as url:
-        # GIVEN the function's DynamoDB endpoint refuses connections, or accepts and never answers
-        service = build_service(settings_for(dynamodb_endpoint_url=url))
-        sent = RequestCounter(service.store.client)  # type: ignore[attr-defined]
-        handler = Mangum(create_app(service), lifespan="off")
+        # GIVEN the function's DynamoDB endpoint refuses connections, or accepts and never answers. A read timeout
+        # takes real time; a refusal fails at once, so its retry rule may read the driven clock, which stands still
+        # however busy the machine is.
+        settings = settings_for(dynamodb_endpoint_url=url)
+        store = DynamoDirectory(dynamodb_client(settings, clock if endpoint is closed_port else time.monotonic), TABLE)
+        sent = RequestCounter(store.client)
+        handler = Mangum(create_app(build_service(settings, store, clock=clock)), lifespan="off")
         # WHEN a cold caller of each kind lists models
         reply = via_lambda(handler, "http-api-v2", CALLERS[caller])
         # THEN 503 with Retry-After, never the default list, after one failed call (the circuit opened on it)
