@@ -59,13 +59,18 @@ class FaultProxy:
                 end.shutdown(socket.SHUT_RDWR)
             end.close()
 
+    def cut(self) -> None:
+        """Close every connection open now (a held request gets its connection dropped); new ones are accepted."""
+        with self._lock:
+            ends, self._sockets = self._sockets, []
+        for end in ends:
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
     def close(self) -> None:
         self._listener.close()
-        with self._lock:
-            for end in self._sockets:
-                with suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
+        self.cut()
 
 
 @contextmanager

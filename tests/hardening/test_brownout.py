@@ -30,6 +30,7 @@ from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
 from handler.wiring import MIN_PROBE_INTERVAL, build_service, dynamodb_client, probe_interval
 from infra.bench.proxy import FaultProxy, fault_proxy
+from infra.bench.wire import RequestCounter
 from infra.local.embedded import free_port
 from infra.registry import Registry
 from tests.conftest import TABLE, settings_for
@@ -256,6 +257,7 @@ def test_serve_answers_cached_callers_while_a_store_read_hangs(engine_table: tup
         region_name="us-east-1",
         config=Config(connect_timeout=5, read_timeout=60, retries={"total_max_attempts": 1}),
     )
+    attempts = RequestCounter(client)
     app = create_app(build_service(settings, DynamoDirectory(client, table), clock=Clock(NOW)))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
@@ -279,9 +281,15 @@ def test_serve_answers_cached_callers_while_a_store_read_hangs(engine_table: tup
         assert reply.status_code == 200
         assert [m["id"] for m in reply.json()["data"]] == world.EXPECTED["full"]
         assert not pending.done()
-        # WHEN the store drops the held connection THEN the uncached caller gets its 503
-        proxy.close()
+        # WHEN another uncached caller calls meanwhile, and then the store drops the held connection
+        other = pool.submit(http.get, "/v1/models", headers={"Authorization": f"Bearer {world.KEYS['limited']}"})
+        sent = attempts.total
+        proxy.cut()
+        # THEN both get their 503, and the second one never reached the store: it waited for the store's turn (or
+        # came after), and the failed read before it had opened the circuit
         assert pending.result(timeout=30).status_code == 503
+        assert other.result(timeout=30).status_code == 503
+        assert attempts.total == sent
     finally:
         http.close()
         server.should_exit = True
