@@ -93,6 +93,15 @@ class Metrics:
         else:
             self.cache_misses += 1
 
+    def lookups(self) -> tuple[int, int]:
+        """The cache lookups counted so far, hits and misses: a mark to rewind to."""
+        return self.cache_hits, self.cache_misses
+
+    def rewind_lookups(self, mark: tuple[int, int]) -> None:
+        """Forget the lookups counted since `mark`: the request that made them is run again (off the event loop,
+        handler/web/app.py), and counts them then."""
+        self.cache_hits, self.cache_misses = mark
+
     def dynamodb_request(self, failed: bool = False) -> None:
         if not self.enabled:
             return

@@ -19,7 +19,9 @@ from handler.core.sessions import SessionSigner, WeakSecret
 from handler.core.ttlcache import TtlCache
 from handler.metrics import Metrics
 from handler.settings import Settings
+from handler.store import budget
 from handler.store.cache import CachedDirectory, RevisionedDirectory
+from handler.store.circuit import Circuit
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service
 
@@ -31,30 +33,39 @@ log = logging.getLogger("modelgate")
 # Rendered listings are large for big groups; bound them by bytes, not only by count.
 LISTING_CACHE_BYTES = 64 * 1024 * 1024
 
-# Fail fast: a store fault becomes a 503 within 3 s, far inside the Lambda and API Gateway timeouts. Worst case:
-# 2 attempts x (0.3 s connect + 0.6 s read) + at most 1 s standard-mode backoff = 2.8 s.
-CLIENT_CONFIG: dict[str, Any] = {
-    "connect_timeout": 0.3,
-    "read_timeout": 0.6,
-    "retries": {"total_max_attempts": 2, "mode": "standard"},
-}
+# After a failed read, the circuit asks DynamoDB nothing for REVALIDATE_SECONDS, but never less than this.
+MIN_PROBE_INTERVAL = 1.0
 
 
-def aws_client(service_name: str, settings: Settings, endpoint_url: str | None = None) -> Any:
+def aws_client(
+    service_name: str,
+    settings: Settings,
+    endpoint_url: str | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
     """botocore's client, which is what boto3 would hand out: importing boto3 (and its s3transfer) would add about a
     sixth to the cold start for nothing the function uses."""
-    options: dict[str, Any] = {"region_name": settings.region, "config": Config(**CLIENT_CONFIG)}
+    options: dict[str, Any] = {"region_name": settings.region, "config": Config(**budget.CLIENT_CONFIG)}
     session = botocore.session.get_session()  # one per client: a second one costs ~12 ms of init
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
         if session.get_credentials() is None:  # local engines accept any credentials
             options.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-    return session.create_client(service_name, **options)
-
-
-def dynamodb_client(settings: Settings) -> DynamoDBClient:
-    client: DynamoDBClient = aws_client("dynamodb", settings, settings.dynamodb_endpoint_url)
+    client = session.create_client(service_name, **options)
+    budget.QuickRetry(clock=clock).install(client)
     return client
+
+
+def dynamodb_client(settings: Settings, clock: Callable[[], float] = time.monotonic) -> DynamoDBClient:
+    client: DynamoDBClient = aws_client("dynamodb", settings, settings.dynamodb_endpoint_url, clock)
+    return client
+
+
+def probe_interval(settings: Settings) -> float:
+    """How long the circuit asks DynamoDB nothing after a failed read: as long as a healthy container goes between
+    revalidations, so an outage never adds load on the store, and its end is seen within REVALIDATE_SECONDS plus
+    one read."""
+    return max(settings.revalidate_seconds, MIN_PROBE_INTERVAL)
 
 
 def session_verifier(settings: Settings) -> SessionVerifier | None:
@@ -78,18 +89,19 @@ def build_service(
     clock: Callable[[], float] = time.monotonic,
     metrics: Metrics | None = None,
 ) -> Service:
-    """A Service over `directory`, or over the settings' DynamoDB table, behind the cache that revalidates against
-    the change marker (timed by `clock`). Metrics are on when the settings name a namespace (the deployed stack
-    does)."""
+    """A Service over `directory`, or over the settings' DynamoDB table, behind the circuit that stops asking it
+    for a while after an outage and the cache that revalidates against the change marker (both timed by `clock`).
+    Metrics are on when the settings name a namespace (the deployed stack does)."""
     if metrics is None:
         namespace = settings.metrics_namespace
         metrics = Metrics(namespace, enabled=bool(namespace), level=settings.log_level)
     if directory is not None:
         store = directory
     else:
-        store = DynamoDirectory(dynamodb_client(settings), settings.table_name, metrics)
+        store = DynamoDirectory(dynamodb_client(settings, clock), settings.table_name, metrics)
+    circuit = Circuit(store, probe_interval=probe_interval(settings), clock=clock)
     cached = CachedDirectory(
-        store,
+        circuit,
         revalidate=settings.revalidate_seconds,
         max_age=settings.cache_max_age_seconds,
         max_entries=settings.cache_max_entries,

@@ -16,9 +16,10 @@ from mangum import Mangum
 
 from handler.metrics import REQUEST_DIMENSIONS, STORE_METRICS, Metrics
 from handler.settings import Settings
+from handler.store.budget import CLIENT_CONFIG, QuickRetry
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import create_app
-from handler.wiring import CLIENT_CONFIG, build_service
+from handler.wiring import build_service
 from tests.conftest import TABLE, settings_for
 from tests.hardening.faults import InjectedErrors
 from tests.support import expected, world
@@ -66,8 +67,9 @@ class Emf:
 
 @pytest.fixture
 def emf(seeded: Registry) -> Emf:
-    # The function's own client settings (2 attempts, short timeouts), apart from the registry's client.
+    # The function's own client settings (short timeouts, one quick retry), apart from the registry's client.
     client: DynamoDBClient = boto3.client("dynamodb", region_name="us-east-1", config=Config(**CLIENT_CONFIG))
+    QuickRetry().install(client)
     return Emf(client)
 
 

@@ -46,3 +46,13 @@ class StoreUnavailable(ModelgateError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class StoreOutage(StoreUnavailable):
+    """The store itself failed (no answer in time, a refused or dropped connection, throttling, a server error), as
+    opposed to answering with a record we cannot read: asking again at once would only wait again."""
+
+
+class WouldBlock(Exception):  # a signal to move, not an error to render
+    """A lookup needs the store, and was asked on an event loop, where a blocking read would stall every other
+    request: ask again on a worker thread."""

@@ -1,8 +1,10 @@
-"""A small, bounded, time-to-live memo. One per warm Lambda; no locks, since one invocation runs at a time."""
+"""A small, bounded, time-to-live memo. Reads take no lock; writes take one, since under `serve` the event loop
+and a worker thread filling from the store may write at once (handler/web/app.py)."""
 
 from __future__ import annotations
 
 import enum
+import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, Literal, TypeVar
@@ -45,6 +47,7 @@ class TtlCache(Generic[K, V]):
         self._entries: dict[K, tuple[float, V]] = {}
         self._tag = tag
         self._tagged: dict[Hashable, K] = {}
+        self._writing = threading.Lock()
 
     def get(self, key: K) -> V | Literal[Missing.MISSING]:
         entry = self._entries.get(key)
@@ -60,34 +63,38 @@ class TtlCache(Generic[K, V]):
         return entry[1]
 
     def put(self, key: K, value: V) -> None:
-        self._discard(key)
-        if self._tag is not None:
-            tag = self._tag(key)
-            if tag in self._tagged:
-                self._discard(self._tagged[tag])
-            self._tagged[tag] = key
-        self._entries[key] = (self._clock() + self.ttl, value)
-        if self._weigh is not None:
-            self._weight += self._weigh(value)
-        while self._entries and (
-            len(self._entries) > self._max_entries or (self._weigh is not None and self._weight > self._max_weight)
-        ):
-            self._discard(next(iter(self._entries)))
+        with self._writing:
+            self._discard(key)
+            if self._tag is not None:
+                tag = self._tag(key)
+                if tag in self._tagged:
+                    self._discard(self._tagged[tag])
+                self._tagged[tag] = key
+            self._entries[key] = (self._clock() + self.ttl, value)
+            if self._weigh is not None:
+                self._weight += self._weigh(value)
+            while self._entries and (
+                len(self._entries) > self._max_entries or (self._weigh is not None and self._weight > self._max_weight)
+            ):
+                self._discard(next(iter(self._entries)))
 
     def discard(self, key: K) -> None:
-        self._discard(key)
+        with self._writing:
+            self._discard(key)
 
     def discard_tagged(self, tags: Iterable[Hashable]) -> int:
         """Drop the key held under each tag; how many were held."""
-        held = [self._tagged[tag] for tag in tags if tag in self._tagged]
-        for key in held:
-            self._discard(key)
-        return len(held)
+        with self._writing:
+            held = [self._tagged[tag] for tag in tags if tag in self._tagged]
+            for key in held:
+                self._discard(key)
+            return len(held)
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._tagged.clear()
-        self._weight = 0
+        with self._writing:
+            self._entries.clear()
+            self._tagged.clear()
+            self._weight = 0
 
     def __len__(self) -> int:
         return len(self._entries)

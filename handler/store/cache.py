@@ -115,7 +115,7 @@ class CachedDirectory:
             trusted_until = self._confirmed_at + self._revalidate
             if self._revision is None or self._clock() - trusted_until > self._stale_if_error:
                 raise
-            log.warning("store unavailable; serving cached records")
+            log.debug("store unavailable; serving cached records")
             return
         self._observe(marker)
 
@@ -132,7 +132,7 @@ class CachedDirectory:
             stale = cache.get_stale(key, self._stale_if_error)
             if stale is MISSING:
                 raise
-            log.warning("store unavailable; serving a stale %s record", what)
+            log.debug("store unavailable; serving a stale %s record", what)
             return stale
         cache.put(key, value)
         return value
@@ -189,7 +189,7 @@ class CachedDirectory:
             stale = {h: self._stale_token(h) for h in key_hashes}
             if any(value is MISSING for value in stale.values()):
                 raise
-            log.warning("store unavailable; serving a stale token record")
+            log.debug("store unavailable; serving a stale token record")
             return {h: value for h, value in stale.items() if isinstance(value, Token)}
         for key_hash in key_hashes:
             self._remember_token(key_hash, loaded.get(key_hash))
@@ -204,7 +204,7 @@ class CachedDirectory:
                 stale = self._users.get_stale(user_id, self._stale_if_error)
                 if stale is MISSING:
                     raise
-                log.warning("store unavailable; serving a stale user record")
+                log.debug("store unavailable; serving a stale user record")
                 return stale
             self._observe(marker)
             self._users.put(user_id, user)

@@ -1,4 +1,5 @@
-"""The DynamoDB adapter: the core's Directory over one table. Every boto3 failure becomes StoreUnavailable here."""
+"""The DynamoDB adapter: the core's Directory over one table. Every boto3 failure becomes StoreUnavailable here:
+StoreOutage when DynamoDB itself failed, which the circuit (handler/store/circuit.py) backs off from."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from handler.core.errors import StoreUnavailable
+from handler.core.errors import StoreOutage, StoreUnavailable
 from handler.core.records import GroupView, Member, Token, User
 from handler.metrics import Metrics
 from handler.store import layout
@@ -31,19 +32,22 @@ R = TypeVar("R")
 
 @contextmanager
 def _faults(what: str, metrics: Metrics) -> Iterator[None]:
-    """Turn a store failure into StoreUnavailable, logging the error code and never the request. Counts the
-    request (one per DynamoDB call; botocore's retries inside it are not seen)."""
+    """Turn a store failure into StoreOutage, logging the error code and never the request. Counts the request
+    (one per DynamoDB call; botocore's retries inside it are not seen). A cancelled transaction is no outage: a
+    CLI write was committing on the same item."""
     try:
         yield
     except ClientError as error:
         metrics.dynamodb_request(failed=True)
         code = str(error.response.get("Error", {}).get("Code", "Unknown"))
         log.warning("dynamodb %s failed", what, extra={"error_code": code})
-        raise StoreUnavailable(code) from None
+        if code == "TransactionCanceledException":
+            raise StoreUnavailable(code) from None
+        raise StoreOutage(code) from None
     except BotoCoreError as error:
         metrics.dynamodb_request(failed=True)
         log.warning("dynamodb %s failed", what, extra={"error_code": type(error).__name__})
-        raise StoreUnavailable(type(error).__name__) from None
+        raise StoreOutage(type(error).__name__) from None
     metrics.dynamodb_request()
 
 
@@ -151,7 +155,7 @@ class DynamoDirectory:
             wanted = list(unprocessed.get(self.table, {}).get("Keys", []))
             if not wanted:
                 return found
-        raise StoreUnavailable("token lookup throttled")
+        raise StoreOutage("token lookup throttled")
 
     def revision(self) -> layout.Marker:
         """The change marker: its revision and what the latest revisions changed, in one GetItem."""

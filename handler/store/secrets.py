@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from handler.core.errors import StoreUnavailable
 from handler.core.sessions import Session, SessionSigner, WeakSecret
+from handler.store.circuit import refuse_on_event_loop
 
 log = logging.getLogger("modelgate.secrets")
 
@@ -41,6 +42,7 @@ class SecretsManagerVerifier:
         self._next_fetch = 0.0
 
     def _fetch(self) -> SessionSigner:
+        refuse_on_event_loop("session secret")
         if self._client is None:
             self._client = self._connect()
         try:

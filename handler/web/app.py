@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -9,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 from handler.core import callers
 from handler.core.access import ModelAccess
 from handler.core.callers import CallerResolver
-from handler.core.errors import ModelNotFound
+from handler.core.errors import ModelNotFound, WouldBlock
 from handler.core.listing import Document
 from handler.core.ports import Directory
 from handler.metrics import Metrics
@@ -42,6 +45,27 @@ class Service:
         self.access = access
         self.store = store  # the uncached adapter: the benchmark and tests watch its requests
         self.metrics = metrics if metrics is not None else Metrics.off()
+        # Requests that read the store take turns: the cache fills from one reader at a time, as in Lambda. Those
+        # waiting hold no thread.
+        self.store_turn = asyncio.Lock()
+
+
+async def off_the_loop(request: Request, work: Callable[[Request], Response]) -> Response:
+    """`work` again, now free to read the store: it stopped on the event loop before any I/O (WouldBlock), so the
+    loop never waits on DynamoDB and a hung store holds up only the callers it must answer. It runs on a worker
+    thread, in the store's turn. A request that had to wait for its turn tries the loop once more first: the read
+    before it may have answered for it (the change marker was read, or the circuit opened)."""
+    service = _service(request)
+    waited = service.store_turn.locked()
+    async with service.store_turn:
+        if waited:
+            counted = service.metrics.lookups()
+            try:
+                return work(request)
+            except WouldBlock:
+                service.metrics.rewind_lookups(counted)
+        # asyncio's own executor: starlette's threadpool would load anyio's asyncio backend on a cold call (~9 ms)
+        return await asyncio.get_running_loop().run_in_executor(None, work, request)
 
 
 def _service(request: Request) -> Service:
@@ -72,7 +96,28 @@ def _dialect(request: Request) -> Dialect:
     return dialect
 
 
+# Each route answers on the event loop from what the caches hold; only a request that needs the store leaves it.
 async def list_models(request: Request) -> Response:
+    metrics = _service(request).metrics
+    counted = metrics.lookups()
+    try:
+        return _list(request)
+    except WouldBlock:
+        metrics.rewind_lookups(counted)  # looked up again off the loop, and counted then
+    return await off_the_loop(request, _list)
+
+
+async def retrieve_model(request: Request) -> Response:
+    metrics = _service(request).metrics
+    counted = metrics.lookups()
+    try:
+        return _retrieve(request)
+    except WouldBlock:
+        metrics.rewind_lookups(counted)
+    return await off_the_loop(request, _retrieve)
+
+
+def _list(request: Request) -> Response:
     dialect = _dialect(request)
     request.state.dialect = dialect.name  # the metrics' Dialect dimension (handler/web/requestlog.py)
     caller = _current_caller(request)
@@ -80,13 +125,13 @@ async def list_models(request: Request) -> Response:
     return _answer(request, _service(request).access.page(caller, lambda listing: dialect.page(listing, query)))
 
 
-async def retrieve_model(request: Request) -> Response:
+def _retrieve(request: Request) -> Response:
     # Not a `model: str` parameter: it would build a pydantic field (and import pydantic.v1) at init. Not
     # path_params either: the route pattern ends in `$`, so a trailing newline falls off (`gpt-4o%0A` as `gpt-4o`).
     prefix = request.scope["route"].path.removesuffix(MODEL_SEGMENT)
     model: str = request.scope["path"].partition(prefix)[2]
     if not model:  # `/v1/models/` is the list, as most clients expect
-        return await list_models(request)
+        return _list(request)
     if not model.isascii() and not _is_text(model):  # a crafted Lambda event: a lone surrogate in the path
         raise BadRequest("The model id is not valid UTF-8.", param="model")
     dialect = _dialect(request)

@@ -19,12 +19,12 @@ from typing import Any
 
 import boto3
 
-from infra.bench import artifact, churn, cold, dialects, revocation, roundtrips, throughput, warm
+from infra.bench import artifact, brownout, churn, cold, dialects, revocation, roundtrips, throughput, warm
 from infra.bench.report import Report
 from infra.bench.world import SESSION_SECRET, BenchWorld, populate
 from infra.local.embedded import EmbeddedDynamoDB
 
-FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects")
+FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects", "brownout")
 REGION = "us-east-1"
 SIZES = (100, 5_000)
 CATALOG_SIZE = 10_000
@@ -67,6 +67,8 @@ class LambdaJsonFormatter(logging.Formatter):
 
 def lambda_logging() -> None:
     """Lambda's runtime gives the root logger a JSON handler; give it one too, so the request log costs the same."""
+    if any(isinstance(handler.formatter, LambdaJsonFormatter) for handler in logging.getLogger().handlers):
+        return
     stream = open(os.devnull, "w")  # noqa: SIM115  # lives as long as the process
     handler = logging.StreamHandler(stream)
     handler.setFormatter(LambdaJsonFormatter())
@@ -145,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     elif only == {"churn"}:  # its own tables only: the big world is not needed
         with EmbeddedDynamoDB() as engine:
             churn.run(report, engine.endpoint_url, quick=args.quick)
-    else:
-        run_with_tables(report, only, quick=args.quick)
+    elif only:
+        if only - {"brownout"}:
+            run_with_tables(report, only, quick=args.quick)
+        if "brownout" in only:  # its own engine, in a process it can stop
+            lambda_logging()
+            brownout.run(report, quick=args.quick)
     report.summary()
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
     return 0

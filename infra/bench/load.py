@@ -1,5 +1,7 @@
 """The load generator of figure 5, run as its own process: keep-alive HTTP/1.1 GETs on loopback from N concurrent
-connections for a fixed time, after a warm-up. Prints one JSON line: requests, errors, seconds, rps, p50, p99.
+connections for a fixed time, after a warm-up. Prints one JSON line: requests, errors, seconds, rps, p50, p99, and
+`unanswered`: requests still waiting `--grace` seconds after the time is up, which are abandoned (a server that
+stalls cannot hold the benchmark).
 
     python -m infra.bench.load --port 8000 --path /v1/models --header "Authorization: Bearer sk-..." --seconds 5
 """
@@ -49,16 +51,18 @@ async def _run(args: argparse.Namespace) -> dict[str, float]:
     warm_until = start + int(args.warmup * 1e9)
     until = warm_until + int(args.seconds * 1e9)
     latencies: list[int] = []
-    errors = await asyncio.gather(
-        *(
-            _connection(args.port, request, until=until, warm_until=warm_until, out=latencies)
-            for _ in range(args.connections)
-        )
-    )
-    timing = summarize(latencies)
+    connections = [
+        asyncio.ensure_future(_connection(args.port, request, until=until, warm_until=warm_until, out=latencies))
+        for _ in range(args.connections)
+    ]
+    done, pending = await asyncio.wait(connections, timeout=args.warmup + args.seconds + args.grace)
+    for connection in pending:
+        connection.cancel()
+    timing = summarize(latencies or [0])
     return {
         "requests": len(latencies),
-        "errors": sum(errors),
+        "errors": sum(connection.result() for connection in done),
+        "unanswered": len(pending),
         "seconds": args.seconds,
         "rps": len(latencies) / args.seconds,
         "p50_ns": timing.median_ns,
@@ -74,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--grace", type=float, default=5.0, help="how long to wait for answers after the time is up")
     args = parser.parse_args(argv)
     print(json.dumps(asyncio.run(_run(args))), flush=True)
     return 0

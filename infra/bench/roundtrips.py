@@ -18,10 +18,11 @@ from handler.core.records import GroupView, Member
 from handler.core.sessions import SessionSigner
 from handler.settings import Settings
 from handler.store import layout
+from handler.store.budget import CLIENT_CONFIG, QuickRetry
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service, create_app
 from handler.web.dialects.openai import DIALECT as OPENAI
-from handler.wiring import CLIENT_CONFIG, build_service
+from handler.wiring import build_service
 from infra.bench.events import LambdaContext, http_api_event
 from infra.bench.report import Report
 from infra.bench.stats import human_time
@@ -38,7 +39,7 @@ class Function:
     def __init__(self, env: Mapping[str, str]) -> None:
         settings = Settings.from_env(env)
         # The deployed client's retries, with patient timeouts: moto on a busy machine can take longer than the
-        # deployed 0.6 s read timeout, and a timed-out attempt would count as an extra request.
+        # deployed 0.4 s read timeout, and a timed-out attempt would count as an extra request.
         config = Config(read_timeout=30, connect_timeout=5, retries=CLIENT_CONFIG["retries"])
         client = boto3.client(
             "dynamodb",
@@ -48,6 +49,7 @@ class Function:
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             config=config,
         )
+        QuickRetry().install(client)
         self.service: Service = build_service(settings, DynamoDirectory(client, settings.table_name))
         self.handler: LambdaHandler = Mangum(create_app(self.service), lifespan="off")
         self.counter = RequestCounter(client)

@@ -42,7 +42,7 @@ def _fetch(port: int, headers: Mapping[str, str]) -> bytes | None:
 
 
 @contextlib.contextmanager
-def _server(
+def server_process(
     command: list[str], env: Mapping[str, str], port: int, headers: Mapping[str, str], wait: float
 ) -> Iterator[bytes]:
     """Run a server process until the block ends; yields the body of its first 200 answer."""
@@ -66,8 +66,12 @@ def _server(
             process.wait()
 
 
-def _load(port: int, headers: Mapping[str, str], seconds: float, env: Mapping[str, str]) -> dict[str, Any]:
+def load(
+    port: int, headers: Mapping[str, str], seconds: float, env: Mapping[str, str], *, connections: int = 16
+) -> dict[str, Any]:
+    """infra.bench.load's figures for `connections` keep-alive connections asking with `headers` for `seconds`."""
     command = [sys.executable, "-m", "infra.bench.load", "--port", str(port), "--seconds", str(seconds)]
+    command += ["--connections", str(connections)]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     done = subprocess.run(command, cwd=ROOT, env=dict(env), capture_output=True, text=True, check=True, timeout=120)
@@ -99,14 +103,14 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, *, quick: boo
     )
     report.row("", "req/s", "p50", "p99", note="vs floor (req/s)")
     results: dict[str, list[dict[str, Any]]] = {"modelgate": [], "floor": []}
-    with tempfile.TemporaryDirectory() as scratch, _server(serve, env, ours_port, key_headers, 30) as body:
+    with tempfile.TemporaryDirectory() as scratch, server_process(serve, env, ours_port, key_headers, 30) as body:
         body_file = Path(scratch) / "body.json"
         body_file.write_bytes(body)
         plain = [sys.executable, "-m", "infra.bench.plain", "--port", str(plain_port), "--body", str(body_file)]
-        with _server(plain, env, plain_port, {}, 30):
+        with server_process(plain, env, plain_port, {}, 30):
             for _ in range(rounds):
-                results["modelgate"].append(_load(ours_port, key_headers, seconds, env))
-                results["floor"].append(_load(plain_port, {}, seconds, env))
+                results["modelgate"].append(load(ours_port, key_headers, seconds, env))
+                results["floor"].append(load(plain_port, {}, seconds, env))
         python = litellm_python()
         litellm = _litellm(python, env, world, scratch, seconds) if python else None
     merged = {name: _merge(runs) for name, runs in results.items()}
@@ -161,5 +165,5 @@ def _litellm(python: str, env: Mapping[str, str], world: BenchWorld, scratch: st
     # outbound HTTP(S) it tries goes to a dead proxy.
     offline = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY}
     offline["NO_PROXY"] = "127.0.0.1,localhost"
-    with _server(command, {**env, **offline}, port, headers, 120):
-        return _load(port, headers, seconds, env)
+    with server_process(command, {**env, **offline}, port, headers, 120):
+        return load(port, headers, seconds, env)

@@ -1,4 +1,5 @@
-"""Faults at the DynamoDB client: AWS error responses from a botocore hook, and sockets that refuse or never answer."""
+"""Faults at the DynamoDB client: AWS error responses and transport failures from a botocore hook, and sockets that
+refuse or never answer. (A proxy in front of a real engine that hangs or drops connections: infra/bench/proxy.py.)"""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError
+
+from handler.store.budget import CONNECT_TIMEOUT, READ_TIMEOUT
 
 # The HTTP status DynamoDB answers each error code with.
 ERROR_STATUS = {
@@ -17,6 +21,23 @@ ERROR_STATUS = {
     "ThrottlingException": 400,
     "InternalServerError": 500,
 }
+# Transport failures, and how long each takes the client's attempt: a hung store (the process stopped, its socket
+# still accepting) costs the read timeout; a closed or reset connection costs nothing.
+TRANSPORT = {
+    "ReadTimeoutError": (ReadTimeoutError, READ_TIMEOUT),
+    "ConnectTimeoutError": (ConnectTimeoutError, CONNECT_TIMEOUT),
+    "ConnectionClosedError": (ConnectionClosedError, 0.0),
+}
+
+
+class Clock:
+    """A monotonic clock the test moves. Injected transport faults move it by what they would take."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class _Body:
@@ -43,21 +64,25 @@ def lookup_of(request: AWSPreparedRequest) -> str:
 
 
 class InjectedErrors:
-    """A `before-send` hook on a client: the chosen lookups get DynamoDB's error response instead of the table's
-    answer, so botocore parses and retries them exactly as it would a real throttle or server error."""
+    """A `before-send` hook on a client: the chosen lookups get DynamoDB's error response (or a transport failure,
+    TRANSPORT) instead of the table's answer, so botocore parses and retries them exactly as it would a real
+    throttle, server error, timeout or dropped connection. `clock`, when given, moves by what a failure takes."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, clock: Clock | None = None) -> None:
         self.code: str | None = None
         self.lookups: frozenset[str] = frozenset()
         self.times: int | None = None  # None: every matching attempt
         self.injected = 0  # every attempt answered with an error, retries included
         self.client = client
+        self.sent = 0  # every attempt the client made, answered or not: the store requests
+        self.clock = clock
         client.meta.events.register_first("before-send.dynamodb", self._answer)
 
     def fail(self, code: str | None, *lookups: str, times: int | None = None) -> None:
         self.code, self.lookups, self.times = code, frozenset(lookups), times
 
     def _answer(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        self.sent += 1
         code = self.code
         if code is None or lookup_of(request) not in self.lookups:
             return None
@@ -66,6 +91,11 @@ class InjectedErrors:
             self.times -= 1
             if self.times == 0:
                 self.code = None
+        if code in TRANSPORT:
+            failure, takes = TRANSPORT[code]
+            if self.clock is not None:
+                self.clock.now += takes
+            raise failure(endpoint_url=request.url)
         body = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "injected fault"}
         headers = HTTPHeaders.from_dict({"x-amzn-RequestId": "injected", "Content-Type": "application/x-amz-json-1.0"})
         return AWSResponse(request.url, ERROR_STATUS[code], headers, _Body(json.dumps(body).encode()))
