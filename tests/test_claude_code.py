@@ -177,7 +177,7 @@ def test_claude_code_reads_display_name_from_the_openai_list(described_settings:
     """GIVEN OPENAI_LIST_METADATA on and a front that makes the OpenAI dialect answer Claude Code WHEN it discovers
     THEN it takes each label from the OpenAI objects' display_name, as from the Anthropic list: the installed
     Claude Code (2.1.197) reads `{"data":[{"id","display_name"?}]}` and ignores the other fields."""
-    with serve(described_settings, without_anthropic_version) as server:
+    with serve(described_settings, wrap=without_anthropic_version) as server:
         asked = Request(path="/v1/models", headers=(CREDENTIALS["x-api-key"], ("anthropic-version", "2023-06-01")))
         reply = send("http", asked, entry=None, base_url=server.base_url)
         assert reply.json()["data"][0] == expected.openai_model(world.CLAUDE_IDS[0], described=True)

@@ -14,13 +14,15 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import settings_for
 from tests.support import expected, world
-from tests.support.server import LocalServer
+from tests.support.server import LocalServer, fresh_table, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAI_CLI = "openai==1.109.1"
@@ -77,6 +79,14 @@ def printed_models(output: str) -> list[dict[str, Any]]:
         model, at = decoder.raw_decode(output, at)
         models.append(model)
     return models
+
+
+@pytest.fixture
+def http_server(moto_endpoint: str) -> Iterator[LocalServer]:
+    """The service over HTTP on a fresh seeded table on moto's server."""
+    table, _ = fresh_table(moto_endpoint)
+    with serve(settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)) as server:
+        yield server
 
 
 def test_the_readme_command_lists_the_keys_models(http_server: LocalServer) -> None:

@@ -41,7 +41,8 @@ from tests.support.server import fresh_table
 
 REVALIDATE = 2.0  # the default REVALIDATE_SECONDS: the probe interval too
 NOW = 1_000.0
-SESSION = SessionSigner(world.SESSION_SECRET).issue("alice", now=int(time.time()), ttl_seconds=3600)
+# Issued after the test table creates alice: a session older than its user is refused.
+SESSION = SessionSigner(world.SESSION_SECRET).issue("alice", now=int(time.time()) + 600, ttl_seconds=3600)
 CACHED = {
     "full": Request(headers=(("Authorization", f"Bearer {world.KEYS['full']}"),)),
     "session:alice": Request(cookies=(f"modelgate_session={SESSION}",)),

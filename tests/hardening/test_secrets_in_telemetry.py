@@ -116,7 +116,7 @@ def test_no_key_or_cookie_reaches_a_span_over_http(
     table, _ = fresh_table(moto_endpoint)
     settings = settings_for(table_name=table, dynamodb_endpoint_url=moto_endpoint)
     instrument = partial(FastAPIInstrumentor.instrument_app, tracer_provider=provider)
-    with serve(settings, instrument) as server, httpx.Client(base_url=server.base_url) as client:
+    with serve(settings, instrument=instrument) as server, httpx.Client(base_url=server.base_url) as client:
         replies: list[Any] = [
             client.get("/v1beta/models", params={"key": KEY}),
             client.get(f"/v1beta/models?%6Bey={NEAR_MISS}"),

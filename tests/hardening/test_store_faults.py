@@ -37,7 +37,9 @@ from tests.support import world
 SIGNER = SessionSigner(world.SESSION_SECRET)
 CALLERS = {
     "key": Request(headers=(("Authorization", f"Bearer {world.KEYS['full']}"),)),
-    "session": Request(cookies=(f"modelgate_session={SIGNER.issue('alice', now=int(time.time()), ttl_seconds=3600)}",)),
+    "session": Request(
+        cookies=(f"modelgate_session={SIGNER.issue('alice', now=int(time.time()) + 600, ttl_seconds=3600)}",)
+    ),
     "anonymous": Request(),
 }
 EXPECTED = {"key": "full", "session": "session:alice", "anonymous": "anonymous"}

@@ -59,6 +59,7 @@ class LocalServer:
 @contextmanager
 def serve(
     settings: Settings,
+    *,
     instrument: Callable[[FastAPI], object] | None = None,
     wrap: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Iterator[LocalServer]:
