@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -14,11 +19,14 @@ from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service, create_app
 from handler.wiring import build_service
 from infra.apply import apply_seed
+from infra.local.sql_engines import MariaDB, PostgreSQL, mariadb_missing, postgres_missing
 from infra.registry import Registry
 from infra.seed import parse_seed
 from infra.table import create_table
-from tests.support import world
+from tests.support import gateways, world
+from tests.support.gateways import CATALOG, GatewayRows
 from tests.support.server import LocalServer, fresh_table, serve
+from tests.test_cli_support import Cli
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -129,3 +137,99 @@ def dialect_server(moto_endpoint: str, dialect_table: str) -> Iterator[LocalServ
     """The dialects' world on uvicorn, for the tests of the real clients."""
     with serve(settings_for(table_name=dialect_table, dynamodb_endpoint_url=moto_endpoint)) as server:
         yield server
+
+
+# -- one-api / new-api databases for the migrate tests -------------------------------------------------------------
+
+DB_USER, DB_PASSWORD = "gateway", "s3cret-Pa55"
+
+
+def _require(reason: str | None) -> None:
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}: required in CI (./infra/dev test installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """A private MariaDB on 127.0.0.1 for the session; skipped when not installed, except in CI."""
+    _require(mariadb_missing())
+    with MariaDB() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[PostgreSQL]:
+    """A private PostgreSQL on 127.0.0.1 for the session; skipped when not installed, except in CI."""
+    _require(postgres_missing())
+    with PostgreSQL() as server:
+        yield server
+
+
+@dataclass
+class Gateway:
+    """A gateway database filled with `rows`, and how to change it afterwards."""
+
+    engine: str
+    source: str  # the SOURCE argument
+    connect: Callable[[], Any]
+
+    def execute(self, sql: str) -> None:
+        connection = self.connect()
+        try:
+            connection.cursor().execute(sql)
+            connection.commit()
+        finally:
+            connection.close()
+
+
+@pytest.fixture
+def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str, str, GatewayRows], Gateway]:
+    def make(engine: str, flavour: str, rows: GatewayRows) -> Gateway:
+        name = f"{flavour.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        gateway: Gateway
+        if engine == "sqlite":
+            path = tmp_path / f"{name}.db"
+            gateway = Gateway(engine, str(path), lambda: sqlite3.connect(path))
+        elif engine == "mysql":
+            server: Any = request.getfixturevalue("mariadb")
+            server.create_database(DB_USER, DB_PASSWORD, name)
+            import pymysql  # noqa: PLC0415
+
+            def mysql() -> Any:
+                return pymysql.connect(
+                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, database=name
+                )
+
+            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), mysql)
+        else:
+            server = request.getfixturevalue("postgresql")
+            server.create_database(DB_USER, DB_PASSWORD, name)
+            import psycopg  # noqa: PLC0415
+
+            def postgres() -> Any:
+                return psycopg.connect(
+                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, dbname=name
+                )
+
+            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), postgres)
+        connection = gateway.connect()
+        try:
+            cursor = connection.cursor()
+            for statement in gateways.ddl(flavour, engine):
+                cursor.execute(statement)
+            gateways.insert_rows(connection, engine, rows)
+        finally:
+            connection.close()
+        return gateway
+
+    return make
+
+
+@pytest.fixture
+def target(moto_endpoint: str, capsys: pytest.CaptureFixture[str]) -> tuple[Registry, Cli]:
+    """An empty modelgate table on moto's server holding only the catalog, and the CLI pointed at it."""
+    table, registry = fresh_table(moto_endpoint, {"models": CATALOG})
+    return registry, Cli(capsys, ["--endpoint-url", moto_endpoint, "--table", table])

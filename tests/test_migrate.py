@@ -4,11 +4,8 @@ then every key through the OpenAI SDK against the service (uvicorn over moto's s
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +14,13 @@ import pytest
 
 from handler.core import keys
 from handler.store import layout
-from infra.local.sql_engines import MariaDB, PostgreSQL, mariadb_missing, postgres_missing
 from infra.registry import Registry
-from tests.conftest import settings_for
+from tests.conftest import DB_PASSWORD, Gateway, settings_for
 from tests.support import gateways
 from tests.support.gateways import CATALOG, ENGINES, NEW_API, ONE_API, GatewayRows, gateway_rows
 from tests.support.server import fresh_table, serve
 from tests.test_cli_support import WRITES, Cli, count_requests, snapshot
 
-DB_USER, DB_PASSWORD = "gateway", "s3cret-Pa55"
 REFUSALS = {
     "unknown": (401, "invalid_api_key", "Incorrect API key provided"),
     "disabled": (401, "invalid_api_key", "This API key has been disabled"),
@@ -34,97 +29,6 @@ REFUSALS = {
     "owner_disabled": (401, "invalid_api_key", "The account that owns this API key is disabled"),
     "ip_not_allowed": (403, "ip_not_allowed", "This API key may not be used from this address (127.0.0.1)"),
 }
-
-
-def _require(reason: str | None) -> None:
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: required in CI (./infra/dev test installs it)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def mariadb() -> Iterator[MariaDB]:
-    """A private MariaDB on 127.0.0.1 for the session; skipped when not installed, except in CI."""
-    _require(mariadb_missing())
-    with MariaDB() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def postgresql() -> Iterator[PostgreSQL]:
-    """A private PostgreSQL on 127.0.0.1 for the session; skipped when not installed, except in CI."""
-    _require(postgres_missing())
-    with PostgreSQL() as server:
-        yield server
-
-
-@dataclass
-class Gateway:
-    """A gateway database filled with `rows`, and how to change it afterwards."""
-
-    engine: str
-    source: str  # the SOURCE argument
-    connect: Callable[[], Any]
-
-    def execute(self, sql: str) -> None:
-        connection = self.connect()
-        try:
-            connection.cursor().execute(sql)
-            connection.commit()
-        finally:
-            connection.close()
-
-
-@pytest.fixture
-def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str, str, GatewayRows], Gateway]:
-    def make(engine: str, flavour: str, rows: GatewayRows) -> Gateway:
-        name = f"{flavour.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        gateway: Gateway
-        if engine == "sqlite":
-            path = tmp_path / f"{name}.db"
-            gateway = Gateway(engine, str(path), lambda: sqlite3.connect(path))
-        elif engine == "mysql":
-            server: Any = request.getfixturevalue("mariadb")
-            server.create_database(DB_USER, DB_PASSWORD, name)
-            import pymysql  # noqa: PLC0415
-
-            def mysql() -> Any:
-                return pymysql.connect(
-                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, database=name
-                )
-
-            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), mysql)
-        else:
-            server = request.getfixturevalue("postgresql")
-            server.create_database(DB_USER, DB_PASSWORD, name)
-            import psycopg  # noqa: PLC0415
-
-            def postgres() -> Any:
-                return psycopg.connect(
-                    host="127.0.0.1", port=server.port, user=DB_USER, password=DB_PASSWORD, dbname=name
-                )
-
-            gateway = Gateway(engine, server.url(DB_USER, DB_PASSWORD, name), postgres)
-        connection = gateway.connect()
-        try:
-            cursor = connection.cursor()
-            for statement in gateways.ddl(flavour, engine):
-                cursor.execute(statement)
-            gateways.insert_rows(connection, engine, rows)
-        finally:
-            connection.close()
-        return gateway
-
-    return make
-
-
-@pytest.fixture
-def target(moto_endpoint: str, capsys: pytest.CaptureFixture[str]) -> tuple[Registry, Cli]:
-    """An empty modelgate table on moto's server holding only the catalog, and the CLI pointed at it."""
-    table, registry = fresh_table(moto_endpoint, {"models": CATALOG})
-    return registry, Cli(capsys, ["--endpoint-url", moto_endpoint, "--table", table])
 
 
 def forms(key: str) -> list[str]:
@@ -409,4 +313,5 @@ def test_a_20000_token_source_is_written_in_batches_and_a_re_run_writes_nothing(
     assert sum(requests[op] for op in WRITES) == 0
     limited = registry.get(layout.token_key(keys.key_hash("sk-" + gateways.key_of(40, "b"))))
     assert limited is not None
-    assert (limited["models"], limited["status"], limited["origin"]) == (["gpt-4o", "o3-mini"], "enabled", "migrate")
+    marked = "migrate:sqlite://" + str(path.resolve())  # the source's identity: no credentials
+    assert (limited["models"], limited["status"], limited["origin"]) == (["gpt-4o", "o3-mini"], "enabled", marked)

@@ -8,6 +8,7 @@
 | user          | USER#<id>           | USER        | USERS / <id>      |
 | token         | TOKEN#<sha256(key)> | TOKEN       | TOKENS / <id>     |
 | change marker | CHANGES             | CHANGES     | (none)            |
+| follower      | FOLLOWERS           | <source>    | (none)            |
 
 A group view is the group's ordered models joined with their catalog entries, compressed JSON split in
 chunks of at most VIEW_CHUNK_BYTES, so that one Query returns a whole group of thousands of models.
@@ -66,6 +67,13 @@ REVISION = "revision"
 
 def changes_key() -> dict[str, str]:
     return {PK: CHANGES, SK: CHANGES}
+
+
+FOLLOWERS = "FOLLOWERS"  # one item per `migrate --follow` source: its status, read by `modelgate status` only
+
+
+def follower_key(source: str) -> dict[str, str]:
+    return {PK: FOLLOWERS, SK: source}
 
 
 def view_sk(index: int) -> str:

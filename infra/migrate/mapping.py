@@ -24,7 +24,6 @@ from infra.migrate.source import Source, SourceError
 from infra.seed import Seed
 
 ONE_API, NEW_API = "one-api", "new-api"
-ORIGIN = "migrate"  # marks what migrate wrote: --prune removes nothing else
 DEFAULT_GROUP = "default"
 TOKEN_STATUSES = {1: ENABLED, 2: DISABLED, 3: EXPIRED, 4: EXHAUSTED}
 USER_STATUSES = {1: ENABLED, 2: DISABLED}
@@ -69,9 +68,10 @@ def detect_flavour(source: Source) -> str:
     return ONE_API
 
 
-def read_source(source: Source) -> Migration:
+def read_source(source: Source, origin: str) -> Migration:
+    """The whole source as a seed whose records carry `origin` (ownership.origin_of the source's identity)."""
     flavour = detect_flavour(source)
-    migration = Migration(flavour, Seed(sections=frozenset({"groups", "users", "tokens"}), origin=ORIGIN))
+    migration = Migration(flavour, Seed(sections=frozenset({"groups", "users", "tokens"}), origin=origin))
     users = _users(source, migration)
     groups = _groups(source, migration)
     tokens = _tokens(source, migration, users)

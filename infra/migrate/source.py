@@ -45,6 +45,15 @@ class SourceUrl:
         port = f":{self.port}" if self.port else ""
         return f"{self.engine}://{auth}{self.host}{port}/{self.database}"
 
+    @property
+    def identity(self) -> str:
+        """Who the records migrated from here belong to, by default: the URL without user or password (an absolute
+        path for SQLite), the same whichever credentials read it."""
+        if self.engine == "sqlite":
+            return "sqlite://" + str(Path(self.path).resolve())
+        port = f":{self.port}" if self.port else ""
+        return f"{self.engine}://{self.host}{port}/{self.database}"
+
 
 def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceUrl:
     env = os.environ if environ is None else environ
@@ -81,10 +90,11 @@ def parse_source(text: str, environ: dict[str, str] | None = None) -> SourceUrl:
 class Source(AbstractContextManager["Source"]):
     """A read-only connection: its tables' columns, and rows of a SELECT. `quote` names a column for this engine."""
 
-    def __init__(self, url: SourceUrl, connection: Any, quote_char: str) -> None:
+    def __init__(self, url: SourceUrl, connection: Any, quote_char: str, errors: type[Exception]) -> None:
         self.url = url
         self._connection = connection
         self._quote = quote_char
+        self._errors = errors  # the driver's base error: a read that fails midway becomes a SourceError
         self._columns: dict[str, set[str]] = {}
 
     def quote(self, name: str) -> str:
@@ -106,20 +116,25 @@ class Source(AbstractContextManager["Source"]):
         return self._columns[table]
 
     def rows(self, sql: str, parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        cursor = self._connection.cursor()
         try:
-            cursor.execute(sql, tuple(parameters))
-            while True:
-                batch = cursor.fetchmany(2000)
-                if not batch:
-                    return
-                yield from (tuple(row) for row in batch)
-        finally:
-            cursor.close()
+            cursor = self._connection.cursor()
+            try:
+                cursor.execute(sql, tuple(parameters))
+                while True:
+                    batch = cursor.fetchmany(2000)
+                    if not batch:
+                        return
+                    yield from (tuple(row) for row in batch)
+            finally:
+                cursor.close()
+        except self._errors as error:  # a lock timeout, a dropped connection, a table gone: nothing half-read is used
+            raise SourceError(f"{self.url.shown}: reading failed: {_first_line(error, self.url)}") from None
 
     def close(self) -> None:
         try:
             self._connection.rollback()  # the read-only transaction: nothing to keep
+        except self._errors:
+            pass  # the connection already dropped: the read failed and said so
         finally:
             self._connection.close()
 
@@ -127,6 +142,14 @@ class Source(AbstractContextManager["Source"]):
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+def check_driver(url: SourceUrl) -> None:
+    """Refuse early when the source's driver is not installed (no retry would help)."""
+    if url.engine == "mysql":
+        _driver("pymysql", "MySQL/MariaDB")
+    elif url.engine == "postgresql":
+        _driver("psycopg", "PostgreSQL")
 
 
 def open_source(url: SourceUrl) -> Source:
@@ -143,10 +166,11 @@ def _open_sqlite(url: SourceUrl) -> Source:
         raise SourceError(f"{url.shown}: no such SQLite file")
     try:  # mode=ro: SQLite itself refuses every write
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        connection.execute("BEGIN")  # one snapshot for every table read (a WAL database keeps taking writes)
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.Error as error:
         raise SourceError(f"{url.shown}: cannot read it as SQLite: {error}") from None
-    return Source(url, connection, '"')
+    return Source(url, connection, '"', sqlite3.Error)
 
 
 def _driver(module: str, engine: str) -> Any:
@@ -178,7 +202,7 @@ def _open_mysql(url: SourceUrl) -> Source:
             cursor.execute("START TRANSACTION READ ONLY")
     except pymysql.MySQLError as error:
         raise SourceError(f"{url.shown}: cannot connect: {_first_line(error, url)}") from None
-    return Source(url, connection, "`")
+    return Source(url, connection, "`", pymysql.MySQLError)
 
 
 def _open_postgresql(url: SourceUrl) -> Source:
@@ -195,9 +219,11 @@ def _open_postgresql(url: SourceUrl) -> Source:
             application_name="modelgate-migrate",
         )
         connection.read_only = True
+        # One snapshot for the users, abilities and tokens read (MySQL's default isolation already gives one).
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     except psycopg.Error as error:
         raise SourceError(f"{url.shown}: cannot connect: {_first_line(error, url)}") from None
-    return Source(url, connection, '"')
+    return Source(url, connection, '"', psycopg.Error)
 
 
 def _first_line(error: Exception, url: SourceUrl) -> str:
