@@ -184,6 +184,17 @@ class Gateway:
         finally:
             connection.close()
 
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Rows as the gateway writes them (booleans as GORM does on each engine)."""
+        connection = self.connect()
+        try:
+            gateways.insert_many(
+                connection.cursor(), self.engine, table, rows, "?" if self.engine == "sqlite" else "%s"
+            )
+            connection.commit()
+        finally:
+            connection.close()
+
 
 @pytest.fixture
 def make_gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str, str, GatewayRows], Gateway]:

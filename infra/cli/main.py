@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from handler.core import keys
-from infra.cli import apikeys, catalog, groups, migrate, seeding, serve, sessions, users
+from infra.cli import apikeys, catalog, groups, migrate, seeding, serve, sessions, status, users
 from infra.cli.context import CliError, Context, connection_options
 from infra.registry import Contended, Refused, RegistryError, retry_conflicts
 from infra.seed import SeedError
@@ -17,7 +17,7 @@ from infra.seed import SeedError
 # Exit codes: 0 done; 1 DynamoDB unreachable or failing; 2 refused (nothing written); 3 other writers kept changing
 # the table and the retries ran out (nothing of the last attempt written; run it again).
 CONTENDED = 3
-COMMAND_MODULES = (serve, seeding, catalog, groups, users, apikeys, sessions, migrate)
+COMMAND_MODULES = (serve, seeding, catalog, groups, users, apikeys, sessions, migrate, status)
 
 
 class Parser(argparse.ArgumentParser):

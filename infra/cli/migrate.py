@@ -117,11 +117,6 @@ def follow(ctx: Context, args: argparse.Namespace, url: Any, source: str) -> int
         ctx.info(f"created table {ctx.table} at {ctx.endpoint_url}")
     stopping = threading.Event()
 
-    def on_signal(signum: int, _frame: Any) -> None:
-        stopping.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-
     def say(data: dict[str, Any], line: str) -> None:
         text = json.dumps(data, ensure_ascii=False, default=str) if ctx.json else line
         if text:
@@ -139,6 +134,12 @@ def follow(ctx: Context, args: argparse.Namespace, url: Any, source: str) -> int
         stop=stopping.is_set,
         memory=Memory(allow_mass_removal=args.allow_mass_removal),
     )
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.set()
+        follower.interrupt()  # a read or a wait is dropped at once; a write in progress finishes first
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         return follower.run()
     finally:

@@ -35,6 +35,9 @@ from infra.seed import SeedError
 BACKOFF_CAP_SECONDS = 30.0
 REST_LINE_SECONDS = 60.0  # one line a minute while nothing changes
 STATUS_SECONDS = 60.0  # the status record, at most once a minute
+# A full pass every hour compares with the table again, so an edit made there by hand (a migrated key deleted with
+# the CLI, say) is undone even when the source's record never changes.
+RESYNC_SECONDS = 3600.0
 SHOWN_KEYS = 5
 
 
@@ -66,6 +69,7 @@ class Memory:
 
     fingerprint: Fingerprint | None = None
     owned: int = 0
+    foreign: int = 0  # the source's keys another writer owns (conflicts): not this source's to count
     allow_mass_removal: bool = False
 
 
@@ -115,7 +119,7 @@ def _fault(error: Exception, url: SourceUrl) -> str:
     """One line for a failed pass, the password masked (a driver or endpoint may echo it)."""
     if isinstance(error, ClientError):
         detail = error.response.get("Error", {})
-        text = f"DynamoDB refused the write: {detail.get('Code', '')} {detail.get('Message', '')}".strip()
+        text = f"DynamoDB refused the request: {detail.get('Code', '')} {detail.get('Message', '')}".strip()
     elif isinstance(error, BotoCoreError):
         text = f"cannot reach DynamoDB: {error}"
     elif isinstance(error, RegistryError):
@@ -137,10 +141,12 @@ def run_pass(
     adopt: bool = False,
     clock: Clock | None = None,
     stop: Callable[[], bool] = lambda: False,
+    before_write: Callable[[], None] = lambda: None,
 ) -> PassReport:
     """One pass: read `url`, write what changed into `registry` as the records of `source`. Never raises for a
     source, mapping or DynamoDB fault: the report says why nothing (or not all) was written, and `memory` keeps
-    what the next pass must still write."""
+    what the next pass must still write. Raises Stopped, between two writes, once `stop()` says so;
+    `before_write` is called when the writing starts (until then, the pass may be abandoned at any point)."""
     clock = clock or SystemClock()
     report = PassReport(source=source, shown=url.shown, started_at=clock.wall())
     began = clock.monotonic()
@@ -154,7 +160,12 @@ def run_pass(
         fingerprint, by_hash = Fingerprint.of(seed)
         if stop():
             raise Stopped
-        allow = memory.allow_mass_removal
+        options: dict[str, Any] = {
+            "prune": True,
+            "adopt": adopt,
+            "allow_mass_removal": memory.allow_mass_removal,
+            "before_write": before_write,
+        }
 
         def between_batches(_: int) -> None:
             if stop():
@@ -164,11 +175,9 @@ def run_pass(
             report.full = True
             state = full_state(registry)
             owned = owned_keys(state, origin)
-            outcome = reconcile(
-                seed, state, registry, prune=True, adopt=adopt, allow_mass_removal=allow, owned=owned,
-                key_progress=between_batches,
-            )  # fmt: skip
+            outcome = reconcile(seed, state, registry, owned=owned, key_progress=between_batches, **options)
             owned_after = len(seed.tokens)  # claim() left only this source's: all of them in the table now
+            foreign = len(fingerprint.tokens) - owned_after
         else:
             change = delta(memory.fingerprint, fingerprint)
             if not change:
@@ -176,18 +185,18 @@ def run_pass(
                 return report
             part, state = partial_state(seed, by_hash, change, registry)
             outcome = reconcile(
-                part, state, registry, prune=True, adopt=adopt, allow_mass_removal=allow, owned=memory.owned,
-                key_progress=between_batches, whole=seed,
-            )  # fmt: skip
-            tokens = outcome.plan.summary().get("tokens", {})
-            owned_after = memory.owned + tokens.get(ADD, 0) - tokens.get(REMOVE, 0)
+                part, state, registry, owned=memory.owned, key_progress=between_batches, whole=seed, **options
+            )
+            foreign = memory.foreign + sum(1 for c in outcome.conflicts if c.kind == "token")
+            owned_after = len(fingerprint.tokens) - foreign
         report.changes = outcome.plan.changes
         report.summary = outcome.plan.summary()
         report.conflicts = outcome.conflicts
         report.hold = outcome.hold
         report.written = outcome.written
         if outcome.written:
-            memory.fingerprint, memory.owned, memory.allow_mass_removal = fingerprint, owned_after, False
+            memory.fingerprint, memory.owned, memory.foreign = fingerprint, owned_after, foreign
+            memory.allow_mass_removal = False
     except (SourceError, SeedError, RegistryError, ClientError, BotoCoreError) as error:
         report.error = _fault(error, url)
     finally:
@@ -197,6 +206,56 @@ def run_pass(
 
 def iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+@dataclass
+class Progress:
+    """What the status record says, gathered pass by pass: a follower keeps one, and so can a scheduled function
+    (one per warm container) around `run_pass`."""
+
+    shown: str  # the source, password masked
+    interval: float
+    started_at: float
+    passes: int = 0
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)  # written since started_at, per kind
+    last_completed: PassReport | None = None
+    last_error: tuple[float, str] | None = None
+    conflicts: int = 0
+    held: Hold | None = None
+
+    def record(self, report: PassReport) -> None:
+        self.passes += 1
+        if report.error is not None:
+            self.last_error = (report.started_at, report.error)
+            return
+        self.held = report.hold
+        if report.hold is not None:
+            return
+        for name, counts in report.summary.items():
+            total = self.totals.setdefault(name, {ADD: 0, "change": 0, REMOVE: 0})
+            for action, n in counts.items():
+                total[action] += n
+        self.last_completed = report
+        self.conflicts = len(report.conflicts) if report.full else self.conflicts + len(report.conflicts)
+
+    def status(self, now: float) -> dict[str, Any]:
+        done = self.last_completed
+        return {
+            "shown": self.shown,
+            "interval": self.interval,
+            "started_at": self.started_at,
+            "updated_at": now,
+            "passes": self.passes,
+            "last_pass_at": None if done is None else done.started_at + done.seconds,
+            "last_pass_seconds": None if done is None else round(done.seconds, 3),
+            "flavour": None if done is None else done.flavour,
+            "found": None if done is None else done.found,
+            "written": self.totals,
+            "conflicts": self.conflicts,
+            "held": None if self.held is None else self.held.as_dict(),
+            "last_error": None if self.last_error is None else self.last_error[1],
+            "last_error_at": None if self.last_error is None else self.last_error[0],
+        }
 
 
 @dataclass
@@ -212,20 +271,21 @@ class Follower:
     clock: Clock = field(default_factory=SystemClock)
     stop: Callable[[], bool] = lambda: False
     memory: Memory = field(default_factory=Memory)
+    progress: Progress | None = None
     failures: int = 0
-    passes: int = 0
-    totals: dict[str, dict[str, int]] = field(default_factory=dict)
-    last_completed: PassReport | None = None
-    last_error: tuple[float, str] | None = None
-    conflicts: int = 0
     _rest_since: float | None = None
     _rest_passes: int = 0
     _status_at: float | None = None
-    _started: float = 0.0
+    _full_at: float | None = None
+    writing: bool = False  # a pass is writing: a stop request waits for it (see interrupt)
+
+    def interrupt(self) -> None:
+        """For a signal handler: stop now, unless a write is in progress (then the pass stops after it)."""
+        if not self.writing:
+            raise Stopped
 
     def run(self) -> int:
         """Follow until stopped; 0 always (faults are retried, never fatal)."""
-        self._started = self.clock.wall()
         try:
             while not self.stop():
                 began = self.clock.monotonic()
@@ -244,46 +304,53 @@ class Follower:
 
     def step(self) -> float:
         """One pass, reported; the seconds to wait before the next."""
-        report = run_pass(
-            self.url, self.registry, self.memory, source=self.source, adopt=self.adopt, clock=self.clock,
-            stop=self.stop,
-        )  # fmt: skip
-        self.passes += 1
+        if self.progress is None:
+            self.progress = Progress(self.url.shown, self.interval, self.clock.wall())
+        if self._full_at is not None and self.clock.monotonic() - self._full_at >= RESYNC_SECONDS:
+            self.memory.fingerprint = None  # compare with the table this time
+        options: dict[str, Any] = {"source": self.source, "adopt": self.adopt, "clock": self.clock, "stop": self.stop}
+        try:
+            report = run_pass(self.url, self.registry, self.memory, before_write=self._writing, **options)
+        finally:
+            self.writing = False
+        self.progress.record(report)
         now = self.clock.monotonic()
+        if report.full and report.error is None and report.hold is None:
+            self._full_at = now
+        wait = self.interval
         if report.error is not None:
             self.failures += 1
-            self.last_error = (report.started_at, report.error)
-            wait: float = min(BACKOFF_CAP_SECONDS, self.interval * 2.0**self.failures)
+            wait = min(BACKOFF_CAP_SECONDS, self.interval * 2.0**self.failures)
             self._say(report, "error", f"pass failed, nothing written: {report.error}; next try in {wait:g} s")
-            self._status(report)
-            return wait
-        self.failures = 0
-        if report.hold is not None:
+        elif report.hold is not None:
+            self.failures = 0
             self._say(report, "held", report.hold.line())
         elif report.changed or report.conflicts or report.full:
-            for name, counts in report.summary.items():
-                total = self.totals.setdefault(name, {ADD: 0, "change": 0, REMOVE: 0})
-                for action, n in counts.items():
-                    total[action] += n
+            self.failures = 0
             self._say(report, "pass", self._pass_line(report))
             self._rest_since, self._rest_passes = now, 0
         else:
-            self._rest_passes += 1
-            if self._rest_since is None:
-                self._rest_since = now
-            elif now - self._rest_since >= REST_LINE_SECONDS:
-                found = report.found
-                line = (
-                    f"at rest: {self._rest_passes} passes in {now - self._rest_since:.0f} s changed nothing "
-                    f"({found.get('users', 0)} users, {found.get('groups', 0)} groups, {found.get('tokens', 0)} keys)"
-                )
-                self._say(report, "rest", line, passes=self._rest_passes)
-                self._rest_since, self._rest_passes = now, 0
-        if report.hold is None:
-            self.last_completed = report
-            self.conflicts = len(report.conflicts) if report.full else self.conflicts + len(report.conflicts)
-        self._status(report)
-        return self.interval
+            self.failures = 0
+            self._at_rest(report, now)
+        self._status()
+        return wait
+
+    def _writing(self) -> None:
+        self.writing = True
+
+    def _at_rest(self, report: PassReport, now: float) -> None:
+        """One line a minute while passes change nothing."""
+        self._rest_passes += 1
+        if self._rest_since is None:
+            self._rest_since = now
+        elif now - self._rest_since >= REST_LINE_SECONDS:
+            found = report.found
+            line = (
+                f"at rest: {self._rest_passes} passes in {now - self._rest_since:.0f} s changed nothing "
+                f"({found.get('users', 0)} users, {found.get('groups', 0)} groups, {found.get('tokens', 0)} keys)"
+            )
+            self._say(report, "rest", line, passes=self._rest_passes)
+            self._rest_since, self._rest_passes = now, 0
 
     def _pass_line(self, report: PassReport) -> str:
         counts = ", ".join(f"{k} +{c[ADD]} ~{c['change']} -{c[REMOVE]}" for k, c in report.summary.items())
@@ -300,30 +367,16 @@ class Follower:
         lines = [c.line() for c in report.conflicts] if report.full else []
         self.say(data, "\n".join([*lines, f"{iso(report.started_at)} {self.url.shown}: {line}"]))
 
-    def _status(self, report: PassReport) -> None:
+    def _status(self) -> None:
         """The status record: after the first pass, then at most once a minute."""
         now = self.clock.monotonic()
-        if self._status_at is not None and now - self._status_at < STATUS_SECONDS:
+        if self.progress is None or (self._status_at is not None and now - self._status_at < STATUS_SECONDS):
             return
-        done = self.last_completed
-        status: dict[str, Any] = {
-            "shown": self.url.shown,
-            "interval": self.interval,
-            "started_at": self._started or report.started_at,
-            "updated_at": self.clock.wall(),
-            "passes": self.passes,
-            "last_pass_at": None if done is None else done.started_at + done.seconds,
-            "last_pass_seconds": None if done is None else round(done.seconds, 3),
-            "flavour": None if done is None else done.flavour,
-            "found": None if done is None else done.found,
-            "written": self.totals,
-            "conflicts": self.conflicts,
-            "held": None if report.hold is None else report.hold.as_dict(),
-            "last_error": None if self.last_error is None else self.last_error[1],
-            "last_error_at": None if self.last_error is None else self.last_error[0],
-        }
         try:
-            write_status(self.registry, self.source, status)
+            self.writing = True
+            write_status(self.registry, self.source, self.progress.status(self.clock.wall()))
         except (RegistryError, ClientError, BotoCoreError):
             return  # DynamoDB is failing: the passes say so; the record follows when it is back
+        finally:
+            self.writing = False
         self._status_at = now

@@ -10,6 +10,12 @@ from typing import Any
 from handler.store import layout
 from infra.registry import Registry, from_item, to_item
 
+# What a status record says (None: not known yet, or nothing to say), in the order `status` shows it.
+FIELDS = (
+    "source", "shown", "interval", "started_at", "updated_at", "passes", "last_pass_at", "last_pass_seconds",
+    "flavour", "found", "written", "conflicts", "held", "last_error", "last_error_at",
+)  # fmt: skip
+
 
 def write_status(registry: Registry, source: str, status: dict[str, Any]) -> None:
     record = {**layout.follower_key(source), **status, "source": source}
@@ -32,7 +38,7 @@ def read_statuses(registry: Registry) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return [{k: v for k, v in r.items() if k not in {layout.PK, layout.SK}} for r in found]
+    return [{name: record.get(name) for name in FIELDS} for record in found]
 
 
 def revision(registry: Registry) -> int:

@@ -25,8 +25,20 @@ from infra.seed import Seed
 SECTIONS = frozenset({"groups", "users", "tokens"})
 
 
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+def _token_hash(token: Mapping[str, Any]) -> int:
+    """Every field a mapped token has (the key is the fingerprint's id)."""
+    models, networks = token["models"], token["allow_ips"]
+    return hash(
+        (
+            token["user"],
+            token["name"],
+            None if models is None else tuple(models),
+            token["status"],
+            token["expires_at"],
+            None if networks is None else tuple(networks),
+            token["group"],
+        )
+    )
 
 
 @dataclass
@@ -46,7 +58,7 @@ class Fingerprint:
             cls(
                 users={u["id"]: hash((u["group"], u["status"])) for u in seed.users},
                 groups={name: hash(tuple(members)) for name, members in seed.groups.items()},
-                tokens={h: hash(tuple(_frozen(v) for _, v in sorted(t.items()))) for h, t in by_hash.items()},
+                tokens={h: _token_hash(t) for h, t in by_hash.items()},
             ),
             by_hash,
         )
@@ -105,6 +117,7 @@ def reconcile(
     write: bool = True,
     key_progress: Callable[[int], None] | None = None,
     whole: Seed | None = None,
+    before_write: Callable[[], None] = lambda: None,
 ) -> Outcome:
     """Plan `seed` against `state` (the whole table, or the part an incremental pass read; then `whole` is the
     whole mapped source, for the keys of users it disables), then write it unless it is a dry run or held."""
@@ -112,6 +125,7 @@ def reconcile(
     planned = plan(seed, state, prune=prune)
     hold = None if allow_mass_removal else check(planned, state, whole or seed, owned)
     if write and hold is None:
+        before_write()
         execute(planned, registry, key_progress=key_progress)
     return Outcome(planned, conflicts, hold, write and hold is None)
 
