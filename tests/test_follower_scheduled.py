@@ -370,6 +370,7 @@ def test_the_handler_keeps_its_follower_across_invocations(
     assert scheduled._scheduled is container
     assert container is not None
     assert container.follower is not None
-    assert container.follower.passes == 2
+    assert container.follower.progress is not None
+    assert container.follower.progress.passes == 2
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert [m[PASSES_METRIC] for m in emitted] == [1, 1]

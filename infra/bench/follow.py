@@ -208,7 +208,7 @@ def propagation_world(tokens: int, trials: int) -> tuple[gateways.GatewayRows, C
         mover = shrinker + 1 + i
         rows.users.append(
             {"id": mover, "username": f"mover{i}", "password": "x", "status": 1, "group": "vip"}
-            | {"aff_code": f"mv{i}", "access_token": f"m{i}".ljust(32, "0")}
+            | {"aff_code": f"mv{i}", "access_token": f"m{i:05d}".ljust(32, "0")}
         )
         rows.tokens.append(_token_row(token_id, mover, _key("mov", i)))
         made["user moved"].append((_key("mov", i), mover))

@@ -134,16 +134,21 @@ class Scheduled:
             self.write(emf(self.config.namespace, 0, 1, clock.wall()))
             return {"passes": 0, "completed": 0, "error": str(error)}
         while True:
-            before = follower.last_completed
+            before = _last_completed(follower)
             began = clock.monotonic()
             wait = follower.step()
             passes += 1
-            completed += follower.last_completed is not before
+            completed += _last_completed(follower) is not before
             if began + wait >= deadline:
                 break
             clock.sleep(max(0.0, began + wait - clock.monotonic()))
         self.write(emf(self.config.namespace, completed, passes - completed, clock.wall()))
         return {"passes": passes, "completed": completed}
+
+
+def _last_completed(follower: Follower) -> object:
+    """The follower's last completed pass (a new report each time one completes)."""
+    return None if follower.progress is None else follower.progress.last_completed
 
 
 _scheduled: Scheduled | None = None
@@ -168,5 +173,6 @@ class _LocalContext:
 
 
 if __name__ == "__main__":  # one local invocation: the environment as template.yaml sets it (README "On AWS")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
     print(json.dumps(handler({}, _LocalContext(float(os.environ.get("FOLLOW_TIMEOUT_SECONDS", "300"))))))
