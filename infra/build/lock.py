@@ -54,8 +54,8 @@ LOCKS = {  # name -> (the input, the lock, what it is for)
 }
 
 
-def main(name: str = "requirements") -> None:
-    source, target, what = LOCKS[name]
+def main(lock: str = "requirements") -> None:
+    source, target, what = LOCKS[lock]
     lambda_platform, *others = PLATFORMS
     pins = resolve((HERE / source).read_text().splitlines(), lambda_platform)
     hashes = {name: [digest] for name, (_, digest) in pins.items()}
