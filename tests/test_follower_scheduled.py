@@ -276,7 +276,21 @@ def test_a_bad_interval_or_a_malformed_url_is_refused_in_one_line(deploy: Callab
     result = deployment.function()({}, Context())
     assert result["completed"] == 0
     assert "unknown source scheme 'oracle'" in result["error"]
+    assert result["error"].startswith("the secret does not hold a usable database URL")
     assert "tiger" not in result["error"]
+    assert deployment.metrics()[0]["FollowerFailures"] == 1
+
+
+def test_a_missing_secret_is_one_line_and_a_failure_not_a_crash(deploy: Callable[..., Deployment]) -> None:
+    """GIVEN SOURCE_SECRET_ARN naming no secret (deleted, or a typo) WHEN the function is invoked
+    THEN it returns with no pass, one line naming Secrets Manager's refusal, and a failure in its EMF record."""
+    deployment = deploy("x.db", FOLLOW_INTERVAL_SECONDS="60")
+    deployment.environ["SOURCE_SECRET_ARN"] = deployment.secret_arn.replace("modelgate-follower", "no-such")
+
+    result = deployment.function()({}, Context())
+
+    assert result["passes"] == 0
+    assert result["error"].startswith("the secret SOURCE_SECRET_ARN cannot be read: ResourceNotFoundException")
     assert deployment.metrics()[0]["FollowerFailures"] == 1
 
 

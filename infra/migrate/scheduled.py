@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
+from botocore.config import Config as ClientConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.migrate.follower import Clock, Follower, SystemClock
 from infra.migrate.source import SourceError, parse_source
@@ -70,9 +72,14 @@ def say(data: dict[str, Any], line: str) -> None:
         log.log(level, line, extra={"follower": data})
 
 
+# Fail fast when the VPC has no route to a service (no endpoint, no NAT): a line in the log within seconds, not a
+# connect that waits out the function's timeout.
+CLIENT_CONFIG = ClientConfig(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+
+
 def _client(service: str) -> Any:
     """A client as the function's environment configures it (AWS_ENDPOINT_URL points a local run at moto)."""
-    return boto3.client(service)  # type: ignore[call-overload]
+    return boto3.client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def _stdout(line: str) -> None:
@@ -129,10 +136,11 @@ class Scheduled:
         passes = completed = 0
         try:
             follower = self._ready()
-        except SourceError as error:  # a malformed URL in the secret: say so; the alarm follows
-            log.error("the source secret does not hold a usable database URL: %s", error)
+        except (SourceError, ClientError, BotoCoreError) as error:  # no usable URL: say so; the alarm follows
+            reason = _unusable(error)
+            log.error("cannot read the source: %s", reason)
             self.write(emf(self.config.namespace, 0, 1, clock.wall()))
-            return {"passes": 0, "completed": 0, "error": str(error)}
+            return {"passes": 0, "completed": 0, "error": reason}
         while True:
             before = _last_completed(follower)
             began = clock.monotonic()
@@ -144,6 +152,16 @@ class Scheduled:
             clock.sleep(max(0.0, began + wait - clock.monotonic()))
         self.write(emf(self.config.namespace, completed, passes - completed, clock.wall()))
         return {"passes": passes, "completed": completed}
+
+
+def _unusable(error: Exception) -> str:
+    """One line for a source the invocation cannot even name: the secret unreadable, or not a database URL."""
+    if isinstance(error, ClientError):
+        detail = error.response.get("Error", {})
+        return f"the secret SOURCE_SECRET_ARN cannot be read: {detail.get('Code', '')} {detail.get('Message', '')}"
+    if isinstance(error, BotoCoreError):
+        return f"Secrets Manager cannot be reached (does the VPC have an endpoint or a NAT?): {error}"
+    return f"the secret does not hold a usable database URL: {error}"
 
 
 def _last_completed(follower: Follower) -> object:
