@@ -454,6 +454,8 @@ def test_the_status_record_says_what_the_follower_did_without_moving_the_change_
     run.step()
 
     assert revision(registry) == marker
+    assert run.last_completed is not None  # the pass before the failed one
+    assert run.last_completed.summary == {"tokens": {"add": 1, "change": 0, "remove": 0}}
     (record,) = read_statuses(registry)
     data = cli.json("status")
     human = cli.ok("status")
@@ -527,3 +529,35 @@ def test_an_hourly_full_pass_undoes_edits_made_by_hand_in_the_table(
         "tokens": {"add": 1, "change": 0, "remove": 0},
     }
     assert token(registry, 8) is not None
+
+
+@pytest.mark.dynamodb_local
+def test_on_dynamodb_local_a_5000_key_gateway_costs_nothing_at_rest_and_a_few_requests_per_change(
+    dynamodb_local_endpoint: str, make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN a 5,000-key one-api gateway followed into a table on DynamoDB Local (the real engine)
+    WHEN the relay's churn runs on every row THEN a pass sends no request; WHEN one key is disabled and another
+    created THEN that pass reads their records (one BatchGetItem), their groups' catalog entries (one more), and
+    writes the disabled key (one transaction) and the new key (one batch and the marker bump)."""
+    from tests.support.server import fresh_table  # noqa: PLC0415
+
+    _, registry = fresh_table(dynamodb_local_endpoint, {"models": gateways.CATALOG})
+    gateway = make_gateway("sqlite", ONE_API, gateways.bulk_rows(ONE_API, 5_000, NOW))
+    run, said, clock = follower(gateway, registry)
+    run.step()
+    assert said.events[-1]["summary"]["tokens"]["add"] == 5_000
+    requests = count_requests(monkeypatch)
+
+    gateway.execute(CHURN["tokens"])
+    clock.sleep(2.0)
+    run.step()
+    at_rest = dict(requests)
+    requests.clear()
+    gateway.execute("UPDATE tokens SET status = 2 WHERE id = 7")
+    add_token(gateway, 5_001)
+    clock.sleep(2.0)
+    run.step()
+
+    assert at_rest == {}
+    assert dict(requests) == {"BatchGetItem": 2, "TransactWriteItems": 1, "BatchWriteItem": 1, "UpdateItem": 1}
+    assert said.events[-1]["summary"] == {"tokens": {"add": 1, "change": 1, "remove": 0}}

@@ -30,7 +30,7 @@ def token_data(token: TokenRecord, now: float | None = None) -> dict[str, Any]:
         "models": token.models,
         "group": token.group,  # a group replacing the owner's; None: the owner's
         "allow_ips": token.allow_ips,  # client networks it may be used from; None: anywhere
-        "origin": token.origin,  # `migrate` when `modelgate migrate` keeps it in step
+        "origin": token.origin,  # `migrate:<source>` when `modelgate migrate` keeps it in step
         "created_at": when(token.created_at),
     }
 

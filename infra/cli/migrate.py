@@ -50,7 +50,7 @@ def migrate(ctx: Context, args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     read_seconds = time.monotonic() - started
     if ctx.endpoint_url and not args.dry_run and create_table(ctx.client, ctx.table):
-        ctx.info(f"created table {ctx.table} at {ctx.endpoint_url}")
+        ctx.info(f"created {ctx.where()}")
     seed = migration.seed
     found = f"{count(len(seed.users), 'user')}, {count(len(seed.groups), 'group')}, {count(len(seed.tokens), 'key')}"
     found_counts = {"users": len(seed.users), "groups": len(seed.groups), "tokens": len(seed.tokens)}
@@ -104,6 +104,22 @@ def migrate(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_table(ctx: Context) -> None:
+    """A table that does not exist is the operator's to fix (exit 2), not a fault to retry for ever; DynamoDB
+    unreachable at start is retried like any other fault."""
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+    from infra.migrate.status import revision  # noqa: PLC0415
+
+    try:
+        revision(ctx.registry)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise
+    except BotoCoreError:
+        pass
+
+
 def follow(ctx: Context, args: argparse.Namespace, url: Any, source: str) -> int:
     """Run the follower until SIGTERM or SIGINT: the pass in progress finishes its current write, then exit 0."""
     from infra.migrate.follower import Follower, Memory  # noqa: PLC0415
@@ -114,7 +130,8 @@ def follow(ctx: Context, args: argparse.Namespace, url: Any, source: str) -> int
     except SourceError as error:
         raise CliError(str(error)) from None
     if ctx.endpoint_url and create_table(ctx.client, ctx.table):
-        ctx.info(f"created table {ctx.table} at {ctx.endpoint_url}")
+        ctx.info(f"created {ctx.where()}")
+    _check_table(ctx)
     stopping = threading.Event()
 
     def say(data: dict[str, Any], line: str) -> None:

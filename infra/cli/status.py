@@ -40,13 +40,13 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
         found = record.get("found") or {}
         written = record.get("written") or {}
         wrote = ", ".join(f"{k} +{c['add']} ~{c['change']} -{c['remove']}" for k, c in written.items()) or "nothing"
-        held, error = record.get("held"), record.get("last_error")
+        held, error, passes = record.get("held"), record.get("last_error"), record.get("passes") or 0
         rows = [
             ("source", f"{record['source']} ({record.get('shown')}, every {record.get('interval')} s)"),
             ("last pass", _ago(record.get("last_pass_at"), now) + (" STALE" if record["stale"] else "")),
-            ("took", f"{record.get('last_pass_seconds')} s" if record.get("last_pass_seconds") is not None else "-"),
+            ("took", "-" if record.get("last_pass_seconds") is None else f"{record['last_pass_seconds']:.2f} s"),
             ("found", f"{found.get('users', 0)} users, {found.get('groups', 0)} groups, {found.get('tokens', 0)} keys"),
-            ("wrote", f"{wrote} since {when(record.get('started_at'))}; {record.get('passes', 0)} passes"),
+            ("wrote", f"{wrote} since {when(record.get('started_at'))}; {passes} pass{'' if passes == 1 else 'es'}"),
             ("conflicts", str(record.get("conflicts") or 0)),
             ("held", "no" if not held else f"removing or disabling {held['lost']} of {held['owned']} keys"),
             ("last error", f"{error} at {when(record.get('last_error_at'))}" if error else "none"),

@@ -279,6 +279,11 @@ class Follower:
     _full_at: float | None = None
     writing: bool = False  # a pass is writing: a stop request waits for it (see interrupt)
 
+    @property
+    def last_completed(self) -> PassReport | None:
+        """The last pass that read, compared and wrote (not held, not failed)."""
+        return None if self.progress is None else self.progress.last_completed
+
     def interrupt(self) -> None:
         """For a signal handler: stop now, unless a write is in progress (then the pass stops after it)."""
         if not self.writing:

@@ -95,7 +95,7 @@ class TokenRecord:
     key_hint: str
     allow_ips: list[str] | None = None  # client networks it may be used from; None: anywhere
     group: str | None = None  # a group replacing its owner's
-    origin: str | None = None  # `migrate` when migrate keeps it in step
+    origin: str | None = None  # `migrate:<source>` when migrate keeps it in step
 
     @classmethod
     def of(cls, record: Mapping[str, Any]) -> TokenRecord:
