@@ -142,11 +142,11 @@ class Scheduled:
             self.write(emf(self.config.namespace, 0, 1, clock.wall()))
             return {"passes": 0, "completed": 0, "error": reason}
         while True:
-            before = _last_completed(follower)
+            before = follower.last_completed
             began = clock.monotonic()
             wait = follower.step()
             passes += 1
-            completed += _last_completed(follower) is not before
+            completed += follower.last_completed is not before
             if began + wait >= deadline:
                 break
             clock.sleep(max(0.0, began + wait - clock.monotonic()))
@@ -162,11 +162,6 @@ def _unusable(error: Exception) -> str:
     if isinstance(error, BotoCoreError):
         return f"Secrets Manager cannot be reached (does the VPC have an endpoint or a NAT?): {error}"
     return f"the secret does not hold a usable database URL: {error}"
-
-
-def _last_completed(follower: Follower) -> object:
-    """The follower's last completed pass (a new report each time one completes)."""
-    return None if follower.progress is None else follower.progress.last_completed
 
 
 _scheduled: Scheduled | None = None
