@@ -19,12 +19,15 @@ from typing import Any
 
 import boto3
 
-from infra.bench import artifact, brownout, churn, cold, dialects, revocation, roundtrips, throughput, warm
+from infra.bench import artifact, brownout, churn, cold, dialects, follow, revocation, roundtrips, throughput, warm
 from infra.bench.report import Report
 from infra.bench.world import SESSION_SECRET, BenchWorld, populate
 from infra.local.embedded import EmbeddedDynamoDB
 
-FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects", "brownout")
+FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects", "brownout", "follow")
+# What a plain run measures: `follow` (about 10 min, three database engines) only when asked for with --only.
+DEFAULT_FIGURES = tuple(name for name in FIGURES if name != "follow")
+WITHOUT_TABLES = {"artifact", "brownout", "follow"}  # figures that bring their own engines
 REGION = "us-east-1"
 SIZES = (100, 5_000)
 CATALOG_SIZE = 10_000
@@ -133,7 +136,12 @@ def run_with_tables(report: Report, only: set[str], *, quick: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infra/dev bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations, no artifact build (about 40 s)")
-    parser.add_argument("--only", default=",".join(FIGURES), help=f"comma-separated subset of {','.join(FIGURES)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(DEFAULT_FIGURES),
+        help=f"comma-separated subset of {','.join(FIGURES)} (default: all but follow)",
+    )
+    parser.add_argument("--trials", type=int, help="follow: trials of each change (default 20, --quick 5)")
     args = parser.parse_args(argv)
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = only - set(FIGURES)
@@ -142,17 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     print(f"modelgate benchmark: Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
     started = time.perf_counter()
-    if only == {"artifact"}:
-        artifact.run(report, quick=args.quick)
-    elif only == {"churn"}:  # its own tables only: the big world is not needed
+    if only == {"churn"}:  # its own tables only: the big world is not needed
         with EmbeddedDynamoDB() as engine:
             churn.run(report, engine.endpoint_url, quick=args.quick)
-    elif only:
-        if only - {"brownout"}:
-            run_with_tables(report, only, quick=args.quick)
-        if "brownout" in only:  # its own engine, in a process it can stop
-            lambda_logging()
-            brownout.run(report, quick=args.quick)
+    elif only - WITHOUT_TABLES:
+        run_with_tables(report, only, quick=args.quick)
+    elif "artifact" in only:
+        artifact.run(report, quick=args.quick)
+    if "brownout" in only:  # its own engine, in a process it can stop
+        lambda_logging()
+        brownout.run(report, quick=args.quick)
+    if "follow" in only:
+        follow.run(report, quick=args.quick, trials=args.trials)
     report.summary()
     print(f"\nbenchmark took {time.perf_counter() - started:.0f} s")
     return 0

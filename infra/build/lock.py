@@ -1,4 +1,5 @@
 """Write requirements.lock: requirements.in resolved for the Lambda platform (cp313, manylinux aarch64), hashed.
+`lock.py follower` does the same for the scheduled follower's follower.in -> follower.lock.
 
 pip resolves for the target platform, not for this machine (`--platform ... --dry-run --report`), so markers such
 as `python_version < "3.13"` are evaluated as Lambda will. The same pins are then hashed for manylinux x86_64 too,
@@ -19,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 PLATFORMS = ("manylinux2014_aarch64", "manylinux2014_x86_64")
 TARGET = ["--implementation", "cp", "--python-version", "3.13", "--only-binary=:all:"]
 HEADER = """\
-# The Lambda artifact's dependencies for python3.13 arm64 (cp313, manylinux aarch64), hash-pinned. The same pins
+# The {what} dependencies for python3.13 arm64 (cp313, manylinux aarch64), hash-pinned. The same pins
 # carry their manylinux x86_64 hashes too, for the benchmark and tests on x86_64 machines.
-# Generated from requirements.in by lock.py - do not edit; regenerate with `make -C infra/build lock`.
+# Generated from {source} by lock.py - do not edit; regenerate with `make -C infra/build lock`.
 # boto3/botocore are not here: the Lambda runtime provides them.
 """
 
@@ -47,9 +48,16 @@ def resolve(requirements: list[str], platform: str, *, no_deps: bool = False) ->
     }
 
 
-def main() -> None:
+LOCKS = {  # name -> (the input, the lock, what it is for)
+    "requirements": ("requirements.in", "requirements.lock", "Lambda artifact's"),
+    "follower": ("follower.in", "follower.lock", "scheduled follower's"),
+}
+
+
+def main(lock: str = "requirements") -> None:
+    source, target, what = LOCKS[lock]
     lambda_platform, *others = PLATFORMS
-    pins = resolve((HERE / "requirements.in").read_text().splitlines(), lambda_platform)
+    pins = resolve((HERE / source).read_text().splitlines(), lambda_platform)
     hashes = {name: [digest] for name, (_, digest) in pins.items()}
     exact = [f"{name}=={version}" for name, (version, _) in sorted(pins.items())]
     for platform in others:
@@ -61,9 +69,10 @@ def main() -> None:
     lines = []
     for name, (version, _) in sorted(pins.items()):
         lines.append(" \\\n".join([f"{name}=={version}", *(f"    --hash=sha256:{d}" for d in hashes[name])]))
-    (HERE / "requirements.lock").write_text(HEADER + "\n".join(lines) + "\n")
-    print(f"requirements.lock: {len(pins)} distributions for {', '.join(PLATFORMS)}")
+    header = HEADER.format(what=what, source=source)
+    (HERE / target).write_text(header + "\n".join(lines) + "\n")
+    print(f"{target}: {len(pins)} distributions for {', '.join(PLATFORMS)}")
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])
