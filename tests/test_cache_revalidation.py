@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from mangum import Mangum
 
 from handler.core.keys import key_hash
@@ -489,9 +490,10 @@ def _throttle_batches_after_the_first(client: DynamoDBClient) -> None:
         if len(calls) == 1:
             return None
         unsent = json.loads(params["body"])["RequestItems"]
-        return AWSResponse("http://throttled", 200, {}, None), {"UnprocessedItems": unsent}
+        return AWSResponse("http://throttled", 200, HTTPHeaders(), None), {"UnprocessedItems": unsent}
 
-    client.meta.events.register("before-call.dynamodb.BatchWriteItem", throttle)
+    # A before-call handler that returns (response, parsed) answers in the service's stead; the stubs say None.
+    client.meta.events.register("before-call.dynamodb.BatchWriteItem", throttle)  # type: ignore[arg-type]
 
 
 class Interrupted(Exception):
@@ -531,7 +533,7 @@ def test_a_batch_stopped_after_its_first_chunk_still_announces_what_it_wrote(
     assert seeded.get(layout.token_key(key_hash(world.UNKNOWN_KEY))) is not None
     after = seeded.marker()
     assert after.revision == before + 1
-    assert after.changed_since(before) == {layout.fingerprint(f"TOKEN#{key_hash(t['key'])}") for t in sent}
+    assert after.changed_since(before) == frozenset(layout.fingerprint(f"TOKEN#{key_hash(t['key'])}") for t in sent)
 
     clock.now += REVALIDATE
     assert call(handler, "full") == (200, expected.listing("full"))
