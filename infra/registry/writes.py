@@ -205,7 +205,8 @@ class Table:
         """Move the marker after a batch, logging `pks`, re-reading it as long as other writers move it first. When
         they always do, move it plainly instead: one more revision with no log (`layout.Marker`), so containers drop
         everything. That move has no condition, so only a transaction committing on the marker at that instant
-        can refuse it; the items are already written, so giving up is the last resort, not a retry."""
+        can refuse it; it too is retried, and only then does the batch fail (exit 1, not 3: its items are written,
+        and a re-run, writing only differences, would not announce them)."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 self.client.update_item(**self._bump(pks))
