@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from mangum import Mangum
 
 from handler.core.keys import key_hash
@@ -30,7 +32,8 @@ from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service, create_app
 from handler.wiring import build_service
 from infra.apply import apply_seed
-from infra.registry import Registry
+from infra.registry import Registry, RegistryError
+from infra.registry.writes import CONFLICT_ATTEMPTS
 from infra.seed import parse_seed
 from tests.conftest import TABLE, settings_for
 from tests.support import expected, world
@@ -468,6 +471,108 @@ def test_a_created_key_once_unknown_is_served_once_due(seeded: Registry, reads: 
     assert requests.take() == [MARKER]
     assert call(handler, "unknown") == (200, expected.listing("bob"))
     assert requests.take() == ["GetItem", "GetItem"]
+
+
+def _bob_keys(count: int) -> list[dict[str, Any]]:
+    """`count` new keys of bob's, the once unknown key first."""
+    return [{"key": world.UNKNOWN_KEY, "user": "bob"}] + [
+        {"key": f"sk-batch-{i:048d}", "user": "bob"} for i in range(1, count)
+    ]
+
+
+def _throttle_batches_after_the_first(client: DynamoDBClient) -> None:
+    """Every BatchWriteItem on `client` after the first comes back whole as UnprocessedItems, unsent (DynamoDB
+    throttling without end): a botocore `before-call` handler that answers for the table."""
+    calls: list[int] = []
+
+    def throttle(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        calls.append(1)
+        if len(calls) == 1:
+            return None
+        unsent = json.loads(params["body"])["RequestItems"]
+        return AWSResponse("http://throttled", 200, HTTPHeaders(), None), {"UnprocessedItems": unsent}
+
+    # A before-call handler that returns (response, parsed) answers in the service's stead; the stubs say None.
+    client.meta.events.register("before-call.dynamodb.BatchWriteItem", throttle)  # type: ignore[arg-type]
+
+
+class Interrupted(Exception):
+    """What a follower's SIGTERM (`Stopped`) or Ctrl-C raises from a batch's progress callback."""
+
+
+def _interrupt(_: int) -> None:
+    raise Interrupted
+
+
+@pytest.mark.parametrize("stop", ["progress raises", "a later chunk throttled"])
+def test_a_batch_stopped_after_its_first_chunk_still_announces_what_it_wrote(
+    seeded: Registry, reads: DynamoDBClient, stop: str
+) -> None:
+    """GIVEN a key refused as unknown (remembered) by a warm container WHEN a batch of 30 new keys of bob's, that key
+    first, stops after its first chunk of 25 (its progress callback raises, or the second chunk stays throttled)
+    THEN the batch's error reaches the caller, the marker moved once, logging the chunks it sent, and once due the
+    container serves the key: a re-run would write only the other keys, so this was the one chance to say so."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full",))
+    assert call(handler, "unknown") == (401, expected.refused("unknown"))
+    assert requests.take() == ["GetItem"]
+    before = seeded.marker().revision
+    tokens = _bob_keys(30)
+
+    if stop == "progress raises":
+        with pytest.raises(Interrupted):
+            seeded.put_new_tokens(tokens, progress=_interrupt)
+        sent = tokens[:25]
+    else:
+        _throttle_batches_after_the_first(seeded.client)
+        with pytest.raises(RegistryError, match="kept throttling the batch write"):
+            seeded.put_new_tokens(tokens)
+        sent = tokens  # the second chunk was sent too, and might have been written in part
+    assert seeded.get(layout.token_key(key_hash(world.UNKNOWN_KEY))) is not None
+    after = seeded.marker()
+    assert after.revision == before + 1
+    assert after.changed_since(before) == frozenset(layout.fingerprint(f"TOKEN#{key_hash(t['key'])}") for t in sent)
+
+    clock.now += REVALIDATE
+    assert call(handler, "full") == (200, expected.listing("full"))
+    assert requests.take() == [MARKER]
+    assert call(handler, "unknown") == (200, expected.listing("bob"))
+
+
+def test_a_batch_whose_logged_marker_move_always_loses_moves_it_plainly(
+    seeded: Registry, reads: DynamoDBClient
+) -> None:
+    """GIVEN a key refused as unknown by a warm container, and a rival writer that moves the marker before every
+    conditional (logged) marker move of ours WHEN a batch writes that key THEN after the 12 logged tries the marker
+    is moved without condition and without a log, the batch succeeds, and once due the container, unable to know
+    what changed, reads everything again and serves the key."""
+    clock = Clock()
+    requests = Requests(reads)
+    handler = clocked(reads, clock)
+    _warm(handler, requests, ("full",))
+    assert call(handler, "unknown") == (401, expected.refused("unknown"))
+    assert requests.take() == ["GetItem"]
+    rival = Registry(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    logged: list[int] = []
+
+    def race(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"][layout.PK]["S"] == layout.CHANGES and "ConditionExpression" in params:
+            logged.append(1)
+            rival.revoke_sessions("bob", now=1.0)
+
+    seeded.client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", race)
+    before = seeded.marker().revision
+
+    seeded.put_new_tokens(_bob_keys(1))
+
+    assert len(logged) == CONFLICT_ATTEMPTS
+    after = seeded.marker()
+    assert (after.revision, after.log) == (before + CONFLICT_ATTEMPTS + 1, ())
+    clock.now += REVALIDATE
+    _everything_read_again(handler, requests)
+    assert call(handler, "unknown") == (200, expected.listing("bob"))
 
 
 def _everything_read_again(handler: Mangum, requests: Requests) -> None:

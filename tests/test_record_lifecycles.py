@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -28,7 +29,7 @@ from handler.store import layout
 from handler.store.dynamodb import DynamoDirectory
 from handler.web.app import Service, create_app
 from handler.wiring import build_service
-from infra.registry import Registry
+from infra.registry import Conflict, Registry, retry_conflicts
 from tests.conftest import TABLE, settings_for
 from tests.support import world
 from tests.support.cli import Cli
@@ -205,6 +206,49 @@ def test_apply_prune_without_a_tokens_section_deletes_a_pruned_users_keys(
     seed.write_text(yaml.safe_dump({"users": world.USERS}))
     cli.ok("apply", str(seed))
     assert _listing(make_service(), {"Authorization": f"Bearer {bob}"})[0] == 401
+
+
+# -- keys written the way apply, migrate and the follower write them ------------------------------------------------
+
+LATE_KEY = "sk-" + "f" * 48
+
+
+def test_a_key_put_while_its_user_is_being_deleted_is_taken_by_the_deletion(seeded: Registry) -> None:
+    # GIVEN a deletion of bob that has read bob and his keys, and a rival (a follower, say) that puts a new key of
+    # bob's just before the deletion's transaction reaches the table
+    rival = Registry(boto3.client("dynamodb", region_name="us-east-1"), TABLE)
+    before = [t.token_id for t in seeded.tokens("bob")]
+    sent: list[int] = []
+
+    def race(**_: Any) -> None:
+        sent.append(1)
+        if len(sent) == 1:
+            rival.put_token(LATE_KEY, user_id="bob", name="late")
+
+    seeded.client.meta.events.register("before-call.dynamodb.TransactWriteItems", race)
+
+    # WHEN the deletion runs as a command does
+    dropped = retry_conflicts(lambda: seeded.delete_user("bob"), sleep=lambda _: None)
+
+    # THEN its first try met the key counted on bob (a conflict), its second took that key too: none is left
+    assert len(sent) == 2
+    assert len(dropped) == len(before) + 1
+    assert set(before) < set(dropped)
+    assert _scan_tokens(seeded, "bob") == []
+
+
+def test_a_key_put_for_a_user_deleted_since_it_was_read_is_a_conflict_and_writes_nothing(seeded: Registry) -> None:
+    # GIVEN bob as a plan read him (his incarnation), then deleted with his keys
+    incarnation = seeded.user("bob")["incarnation"]
+    seeded.delete_user("bob")
+    revision = seeded.marker().revision
+
+    # WHEN a key of his is put for that life of his THEN a conflict (the command re-plans), and nothing is written
+    with pytest.raises(Conflict):
+        seeded.put_token(LATE_KEY, user_id="bob", user_incarnation=incarnation)
+    assert _scan_tokens(seeded, "bob") == []
+    assert seeded.get(layout.user_key("bob")) is None
+    assert seeded.marker().revision == revision
 
 
 # -- the race, with real processes ---------------------------------------------------------------------------------

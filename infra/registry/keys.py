@@ -109,7 +109,15 @@ class Keys(Reads):
         user_incarnation: str | None = UNREAD,
     ) -> None:
         """Create or update the token of `key` (stored only as its hash; apply's way), for its user as the table
-        holds them now. An existing token keeps its public id."""
+        holds them now (`user_incarnation`: as the caller read them, None for a user it did not find). An existing
+        token keeps its public id. For an existing user the key is counted on them in the same transaction, as
+        create_token does: a deletion of the user cannot commit past it (it retries and takes the key), and a
+        deletion that came first makes this a Conflict instead of a key left behind."""
+        if user_incarnation is UNREAD:
+            owner = self.get(layout.user_key(user_id))
+            user_incarnation = None if owner is None else owner.get("incarnation")
+        else:
+            owner = None if user_incarnation is None else {"incarnation": user_incarnation}
         update = self._token_update(
             key,
             user_id=user_id,
@@ -122,12 +130,27 @@ class Keys(Reads):
             allow_ips=allow_ips,
             group=group,
             origin=origin,
-            user_incarnation=self._incarnation(user_id) if user_incarnation is UNREAD else user_incarnation,
+            user_incarnation=user_incarnation,
         )
-        self.transact([{"Update": update}])
+        counted = [] if owner is None else [{"Update": self._count_key(user_id, owner)}]
+        self.transact([*counted, {"Update": update}])
 
-    def _incarnation(self, user_id: str) -> str | None:
-        return (self.get(layout.user_key(user_id)) or {}).get("incarnation")
+    def _count_key(self, user_id: str, owner: Mapping[str, Any], *, enabled: bool = False) -> dict[str, Any]:
+        """The Update that counts one more key on its owner (`keys_made`, which delete_user re-checks), on the
+        condition that the owner is still the life `owner` was read from (and still enabled, with `enabled`)."""
+        life, values = same_incarnation(owner)
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": item_key(layout.user_key(user_id)),
+            "UpdateExpression": "ADD keys_made :one",
+            "ConditionExpression": f"attribute_exists(pk) AND {life}",
+            "ExpressionAttributeValues": {**values, ":one": {"N": "1"}},
+        }
+        if enabled:
+            update["ConditionExpression"] += " AND #s = :enabled"
+            update["ExpressionAttributeNames"] = {"#s": "status"}
+            update["ExpressionAttributeValues"][":enabled"] = {"S": ENABLED}
+        return update
 
     def put_new_tokens(
         self,
@@ -208,15 +231,7 @@ class Keys(Reads):
             user_incarnation=owner.get("incarnation"),
         )
         update["ConditionExpression"] = "attribute_not_exists(pk)"
-        life, values = same_incarnation(owner)
-        counted = {
-            "TableName": self.table,
-            "Key": item_key(layout.user_key(user_id)),
-            "UpdateExpression": "ADD keys_made :one",
-            "ConditionExpression": f"attribute_exists(pk) AND #s = :enabled AND {life}",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {**values, ":one": {"N": "1"}, ":enabled": {"S": ENABLED}},
-        }
+        counted = self._count_key(user_id, owner, enabled=True)
         checks = [self.exists_check(layout.group_key(group))] if group is not None else []
         self.transact([*checks, {"Update": counted}, {"Update": update}])
         return token

@@ -1,9 +1,10 @@
 """The one layer that sends writes: batches with unprocessed items retried, transactions, and conflict retries.
 
 Every write that can change an answer also moves the change marker (layout.changes_key) to the next revision, in
-the same transaction, or strictly after a batch, and logs the pks it wrote there (layout.Marker): that is how
-running containers learn, within seconds, which records they cached are stale. The pks come from the items sent,
-so no caller says what it changed. A write that changes nothing is not sent, so it does not bump.
+the same transaction, or strictly after a batch (also one stopped part-way, for what it sent), and logs the pks
+it wrote there (layout.Marker): that is how running containers learn, within seconds, which records they cached
+are stale. The pks come from the items sent, so no caller says what it changed. A write that changes nothing is
+not sent, so it does not bump.
 
 The marker is read first (one GetItem), and its update is conditional on the revision read: two writers never log
 into the same revision. A writer whose only failure is that the marker moved (another write came first, or was
@@ -144,21 +145,30 @@ class Table:
     ) -> None:
         """Put or delete many items, 25 a request, retrying unprocessed items with backoff; then bump the marker,
         unless the caller says these items change no answer by themselves (catalog models: the function reads only
-        views, and the views rebuilt after them bump)."""
-        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            pending: list[Any] = list(requests[start : start + BATCH_WRITE_LIMIT])
-            for attempt in range(MAX_BATCH_ATTEMPTS):
-                response = self.client.batch_write_item(RequestItems={self.table: pending})
-                pending = list((response.get("UnprocessedItems") or {}).get(self.table, []))
-                if not pending:
-                    break
-                self._sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise RegistryError("DynamoDB kept throttling the batch write; re-run it (it is idempotent)")
-            if progress is not None:
-                progress(min(start + BATCH_WRITE_LIMIT, len(requests)))
-        if requests and changes_answers:
-            self._bump_alone(written_pks(requests))
+        views, and the views rebuilt after them bump).
+
+        The marker moves for every chunk sent, also when the batch stops part-way (`progress` raised: a follower
+        stopping, Ctrl-C; a chunk still throttled; a failed request): a re-run writes only differences, so it would
+        never announce the items already written, and a warm container would keep them stale (a new key refused as
+        unknown) until CACHE_MAX_AGE_SECONDS."""
+        sent = 0
+        try:
+            for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+                pending: list[Any] = list(requests[start : start + BATCH_WRITE_LIMIT])
+                sent = start + len(pending)  # counted before it is sent: a chunk cut short may have written part
+                for attempt in range(MAX_BATCH_ATTEMPTS):
+                    response = self.client.batch_write_item(RequestItems={self.table: pending})
+                    pending = list((response.get("UnprocessedItems") or {}).get(self.table, []))
+                    if not pending:
+                        break
+                    self._sleep(min(0.05 * 2**attempt, 2.0))
+                else:
+                    raise RegistryError("DynamoDB kept throttling the batch write; re-run it (it is idempotent)")
+                if progress is not None:
+                    progress(sent)
+        finally:
+            if sent and changes_answers:
+                self._bump_alone(written_pks(requests[:sent]))
 
     def marker(self) -> layout.Marker:
         """The change marker as it is now (one consistent GetItem)."""
@@ -192,7 +202,11 @@ class Table:
         }
 
     def _bump_alone(self, pks: Sequence[str]) -> None:
-        """Move the marker after a batch, re-reading it as long as other writers move it first."""
+        """Move the marker after a batch, logging `pks`, re-reading it as long as other writers move it first. When
+        they always do, move it plainly instead: one more revision with no log (`layout.Marker`), so containers drop
+        everything. That move has no condition, so only a transaction committing on the marker at that instant
+        can refuse it; it too is retried, and only then does the batch fail (exit 1, not 3: its items are written,
+        and a re-run, writing only differences, would not announce them)."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
                 self.client.update_item(**self._bump(pks))
@@ -201,9 +215,28 @@ class Table:
                 if error.response.get("Error", {}).get("Code") not in CONFLICT_CODES:
                     raise
             self._sleep(backoff(attempt))
-        raise Contended(
-            f"the change marker kept moving ({CONFLICT_ATTEMPTS} attempts): the items are written, but warm "
-            "containers see them only within CACHE_MAX_AGE_SECONDS; run it again"
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                self.client.update_item(
+                    TableName=self.table,
+                    Key=item_key(layout.changes_key()),
+                    UpdateExpression="SET #at = :now REMOVE #log, #logged ADD #r :one",
+                    ExpressionAttributeNames={
+                        "#r": layout.REVISION,
+                        "#at": layout.CHANGED_AT,
+                        "#log": layout.LOG,
+                        "#logged": layout.LOG_REVISION,
+                    },
+                    ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"N": str(int(time.time()))}},
+                )
+                return
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in CONFLICT_CODES:
+                    raise
+            self._sleep(backoff(attempt))
+        raise RegistryError(
+            f"the items are written, but the change marker kept moving ({2 * CONFLICT_ATTEMPTS} attempts): warm "
+            "containers see them only within CACHE_MAX_AGE_SECONDS"
         )
 
     def transact(self, actions: Sequence[Mapping[str, Any]]) -> None:
