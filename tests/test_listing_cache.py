@@ -28,12 +28,16 @@ def tight_switching() -> Iterator[None]:
     sys.setswitchinterval(interval)
 
 
+def _render(member: Member) -> bytes:
+    return member.model_id.encode()
+
+
 def _hammer(listing: Listing, offset: int, errors: list[BaseException]) -> None:
     try:
         for number in range(PAGES_EACH):
             page = offset + number
-            listing.page(("openai", page), lambda page=page: b"x" * (page % 7 + 1))
-            listing.models(f"dialect-{page % 3}", lambda member: member.model_id.encode())
+            listing.page(("openai", page), lambda: b"x" * (page % 7 + 1))  # noqa: B023  # called at once
+            listing.models(f"dialect-{page % 3}", _render)
     except BaseException as error:  # the race's error, reported by the test below
         errors.append(error)
 
@@ -52,7 +56,7 @@ def test_threads_paging_one_listing_never_fail_and_keep_its_weight(tight_switchi
         thread.join()
 
     assert errors == []
-    models = sum(len(body) for dialect in range(3) for body in listing.models(f"dialect-{dialect}", bytes))
+    models = sum(len(body) for dialect in range(3) for body in listing.models(f"dialect-{dialect}", _render))
     pages = list(listing._pages.values())
     assert len(pages) == PAGES_KEPT
     assert listing.weight() == models + sum(len(document.body) for document in pages)
@@ -87,7 +91,7 @@ def test_listings_that_grow_after_they_are_cached_are_evicted_past_the_byte_boun
         for n in range(30)
     }
     listings: TtlCache[ListingKey, Listing] = TtlCache(float("inf"), 1000, weigh=Listing.weight, max_weight=10_000)
-    access = ModelAccess(_Groups(views), listings)  # type: ignore[arg-type]  # a Directory of groups only
+    access = ModelAccess(_Groups(views), listings)
 
     def render(listing: Listing) -> Document:
         return listing.page("list", lambda: b"".join(listing.models("openai", lambda member: b"m" * 100)))
