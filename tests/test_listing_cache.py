@@ -16,7 +16,7 @@ from handler.core.records import GroupView, Member, Token, User
 from handler.core.ttlcache import MISSING, TtlCache
 
 THREADS = 4
-PAGES_EACH = 3000
+PAGES_EACH = 30_000
 
 
 @pytest.fixture
