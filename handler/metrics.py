@@ -75,7 +75,7 @@ class Metrics:
         self.dynamodb_requests = 0
         self.dynamodb_errors = 0
         self.store_faults = 0
-        self._counting = threading.Lock()
+        self._counting = threading.RLock()  # reentrant: SIGTERM's flush may interrupt a count on the same thread
 
     @classmethod
     def off(cls) -> Metrics:
