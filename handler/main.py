@@ -24,7 +24,7 @@ logging.getLogger("botocore").setLevel(logging.INFO)
 logging.getLogger("mangum.http").setLevel(logging.WARNING)
 
 settings = Settings.from_env()
-service = build_service(settings)
+service = build_service(settings, one_request_at_a_time=True)  # Lambda: one request per container at a time
 app = create_app(service)
 # lifespan="off": Mangum would otherwise run the ASGI lifespan on every invocation.
 asgi_handler = Mangum(app, lifespan="off")
@@ -62,7 +62,7 @@ def _after_restore() -> None:
     randomness would repeat, and nothing cached before it can be trusted: the monotonic clock revalidation runs on need
     not count the time in the snapshot. So the routes get fresh clients (DynamoDB, Secrets Manager) and caches."""
     random.seed()
-    fresh = build_service(settings)
+    fresh = build_service(settings, one_request_at_a_time=True)
     service.resolver, service.access, service.store = fresh.resolver, fresh.access, fresh.store
     service.metrics = fresh.metrics
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar, Token
 
 REQUEST_DIMENSIONS = ("Dialect", "Caller", "Status")
 # What one record of the store's counters holds: metric name -> attribute.
@@ -30,6 +32,10 @@ STORE_METRICS = {
 # Lambda's log-level filter keeps a JSON line by its "level" (INFO when missing): records carry the function's
 # own level so that LogLevel=WARN or ERROR cannot drop them.
 _LAMBDA_LEVELS = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+# The lookups of a request's attempt on the event loop, held apart until it answers (handler/web/app.py): one that
+# must read the store runs again on a worker thread and counts them there. A worker thread never sees them (asyncio's
+# run_in_executor does not carry the context over), so its own lookups always count at once.
+_HELD: ContextVar[list[int] | None] = ContextVar("modelgate_held_lookups", default=None)
 
 
 def _stdout(line: str) -> None:
@@ -38,7 +44,10 @@ def _stdout(line: str) -> None:
 
 
 class Metrics:
-    """The container's counters. `enabled=False` counts nothing and writes nothing (local serve, tests)."""
+    """The container's counters. `enabled=False` counts nothing and writes nothing (local serve, tests).
+
+    Under `serve` a worker thread counts store reads and lookups while the event loop counts requests: what both
+    may touch, they touch under a lock."""
 
     def __init__(
         self,
@@ -66,6 +75,7 @@ class Metrics:
         self.dynamodb_requests = 0
         self.dynamodb_errors = 0
         self.store_faults = 0
+        self._counting = threading.RLock()  # reentrant: SIGTERM's flush may interrupt a count on the same thread
 
     @classmethod
     def off(cls) -> Metrics:
@@ -76,42 +86,61 @@ class Metrics:
         is a store fault: the function gives that status only when DynamoDB fails."""
         if not self.enabled:
             return
-        if self._clock() - self._last_flush >= self.interval:
-            self.flush()  # the counts so far belong to the window that just ended
-        if self._window_started is None:
-            self._window_started = self._wall_clock()
-        key = (dialect, caller, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        if status == 503:
-            self.store_faults += 1
+        with self._counting:  # under `serve`, a worker thread answers too
+            if self._clock() - self._last_flush >= self.interval:
+                self._flush()  # the counts so far belong to the window that just ended
+            if self._window_started is None:
+                self._window_started = self._wall_clock()
+            key = (dialect, caller, status)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            if status == 503:
+                self.store_faults += 1
 
     def cache_lookup(self, hit: bool) -> None:
         if not self.enabled:
             return
-        if hit:
-            self.cache_hits += 1
-        else:
-            self.cache_misses += 1
+        held = _HELD.get()
+        if held is not None:
+            held[hit] += 1
+            return
+        with self._counting:
+            if hit:
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
 
-    def lookups(self) -> tuple[int, int]:
-        """The cache lookups counted so far, hits and misses: a mark to rewind to."""
-        return self.cache_hits, self.cache_misses
+    def hold_lookups(self) -> Token[list[int] | None]:
+        """Hold the lookups this context makes from now on apart, until `count_held` or `drop_held`."""
+        return _HELD.set([0, 0])
 
-    def rewind_lookups(self, mark: tuple[int, int]) -> None:
-        """Forget the lookups counted since `mark`: the request that made them is run again (off the event loop,
-        handler/web/app.py), and counts them then."""
-        self.cache_hits, self.cache_misses = mark
+    def count_held(self, holding: Token[list[int] | None]) -> None:
+        """Count the lookups held since `hold_lookups`: the attempt answered."""
+        misses, hits = _HELD.get() or (0, 0)
+        _HELD.reset(holding)
+        if misses or hits:
+            with self._counting:
+                self.cache_hits += hits
+                self.cache_misses += misses
+
+    def drop_held(self, holding: Token[list[int] | None]) -> None:
+        """Forget the lookups held since `hold_lookups`: the attempt is run again, and counts them then."""
+        _HELD.reset(holding)
 
     def dynamodb_request(self, failed: bool = False) -> None:
         if not self.enabled:
             return
-        self.dynamodb_requests += 1
-        if failed:
-            self.dynamodb_errors += 1
+        with self._counting:
+            self.dynamodb_requests += 1
+            if failed:
+                self.dynamodb_errors += 1
 
     def flush(self) -> list[dict[str, object]]:
         """Write what was counted since the last flush as EMF records (one per dimension combination, plus one for
         the store's counters) and start counting again. Returns the records."""
+        with self._counting:
+            return self._flush()
+
+    def _flush(self) -> list[dict[str, object]]:
         self._last_flush = self._clock()
         if not self.enabled:
             return []
@@ -120,12 +149,16 @@ class Metrics:
         timestamp = int(started * 1000)
         self._window_started = None
         records = [self._request_record(timestamp, key, count) for key, count in self.requests.items()]
+        held = _HELD.get()
+        if held is not None:  # the answering request's own lookups, all made before its answer: in this window
+            self.cache_misses, self.cache_hits = self.cache_misses + held[0], self.cache_hits + held[1]
+            held[:] = [0, 0]
         store = {name: getattr(self, attribute) for name, attribute in STORE_METRICS.items()}
+        for attribute in STORE_METRICS.values():
+            setattr(self, attribute, 0)
         if any(store.values()):
             records.append(self._record(timestamp, [], store))
         self.requests = {}
-        for attribute in STORE_METRICS.values():
-            setattr(self, attribute, 0)
         for record in records:
             self.write(json.dumps(record, separators=(",", ":")))
         return records

@@ -68,7 +68,7 @@ def probe_interval(settings: Settings) -> float:
     return max(settings.revalidate_seconds, MIN_PROBE_INTERVAL)
 
 
-def session_verifier(settings: Settings) -> SessionVerifier | None:
+def session_verifier(settings: Settings, *, refuse_on_loop: bool = True) -> SessionVerifier | None:
     if settings.session_secret:
         try:
             return SessionSigner(settings.session_secret)
@@ -78,7 +78,9 @@ def session_verifier(settings: Settings) -> SessionVerifier | None:
     if settings.session_secret_arn:
         from handler.store.secrets import SecretsManagerVerifier  # noqa: PLC0415  # only deployed stacks need it
 
-        return SecretsManagerVerifier(lambda: aws_client("secretsmanager", settings), settings.session_secret_arn)
+        return SecretsManagerVerifier(
+            lambda: aws_client("secretsmanager", settings), settings.session_secret_arn, refuse_on_loop=refuse_on_loop
+        )
     return None
 
 
@@ -88,10 +90,15 @@ def build_service(
     *,
     clock: Callable[[], float] = time.monotonic,
     metrics: Metrics | None = None,
+    one_request_at_a_time: bool = False,
 ) -> Service:
     """A Service over `directory`, or over the settings' DynamoDB table, behind the circuit that stops asking it
     for a while after an outage and the cache that revalidates against the change marker (both timed by `clock`).
-    Metrics are on when the settings name a namespace (the deployed stack does)."""
+    Metrics are on when the settings name a namespace (the deployed stack does).
+
+    `one_request_at_a_time`: the container answers one request at a time (Lambda), so a store read may block the
+    event loop Mangum runs: nothing else waits on it. Otherwise (`serve`) a read refuses to run on the loop, and the
+    request moves to a worker thread (handler/web/app.py)."""
     if metrics is None:
         namespace = settings.metrics_namespace
         metrics = Metrics(namespace, enabled=bool(namespace), level=settings.log_level)
@@ -99,7 +106,8 @@ def build_service(
         store = directory
     else:
         store = DynamoDirectory(dynamodb_client(settings, clock), settings.table_name, metrics)
-    circuit = Circuit(store, probe_interval=probe_interval(settings), clock=clock)
+    refuse_on_loop = not one_request_at_a_time
+    circuit = Circuit(store, probe_interval=probe_interval(settings), clock=clock, refuse_on_loop=refuse_on_loop)
     cached = CachedDirectory(
         circuit,
         revalidate=settings.revalidate_seconds,
@@ -119,7 +127,7 @@ def build_service(
     )
     resolver = CallerResolver(
         cached,
-        sessions=session_verifier(settings),
+        sessions=session_verifier(settings, refuse_on_loop=refuse_on_loop),
         session_cookie=settings.session_cookie,
         anonymous_access=settings.anonymous_access,
         clock=time.time,

@@ -6,9 +6,11 @@ One moto table holds the test world for the whole module; no test here writes to
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -49,9 +51,10 @@ def table() -> Iterator[DynamoDBClient]:
 
 
 def lambda_handler(client: DynamoDBClient, **overrides: Any) -> Mangum:
-    """What handler.main builds, over `client`: Mangum(create_app(build_service(settings)), lifespan="off")."""
+    """What handler.main builds, over `client`: Mangum(create_app(build_service(settings, ...)), lifespan="off")."""
     settings = settings_for(**overrides)
-    return Mangum(create_app(build_service(settings, DynamoDirectory(client, settings.table_name))), lifespan="off")
+    store = DynamoDirectory(client, settings.table_name)
+    return Mangum(create_app(build_service(settings, store, one_request_at_a_time=True)), lifespan="off")
 
 
 @pytest.fixture(scope="module")
@@ -364,6 +367,39 @@ def test_the_deployed_entry_point_answers(table: DynamoDBClient, kind: str, monk
         event = api_event(kind, headers=expected.auth_headers(caller), cookies=expected.cookies(caller))
         response = invoke(entry, event)
         assert (response.status, _json(response)) == (200, expected.listing(caller))
+
+
+def test_the_deployed_entry_point_reads_the_store_on_the_invoking_thread(
+    table: DynamoDBClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN handler.main imported as Lambda does (a container answers one request at a time)
+    WHEN its first call reads the key, the user and the group from DynamoDB
+    THEN every read runs on the thread Lambda invoked it on: the route runs once, on Mangum's event loop, and
+    nothing is handed to an executor thread (that split is for `serve`, where the loop answers others meanwhile)"""
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("SESSION_SECRET", world.SESSION_SECRET)
+    import handler.main  # noqa: PLC0415
+
+    main = importlib.reload(handler.main)
+    reading_threads: list[int] = []
+    main.service.store.client.meta.events.register(  # the DynamoDirectory's client
+        "before-call.dynamodb", lambda **_: reading_threads.append(threading.get_ident())
+    )
+    handed_off: list[object] = []
+    run_in_executor = asyncio.BaseEventLoop.run_in_executor
+
+    def counting(loop: asyncio.BaseEventLoop, executor: Any, work: Any, *args: Any) -> Any:
+        handed_off.append(work)
+        return run_in_executor(loop, executor, work, *args)
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "run_in_executor", counting)
+
+    response = invoke(main.handler, api_event("http-api-v2", headers=expected.auth_headers("limited")))
+
+    assert (response.status, _json(response)) == (200, expected.listing("limited"))
+    assert len(reading_threads) >= 2  # the key with the marker, then the user and the group view
+    assert set(reading_threads) == {threading.get_ident()}
+    assert handed_off == []
 
 
 # -- events no API Gateway sends: crafted or broken ---------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -282,3 +283,31 @@ def test_each_dialect_is_its_own_dimension_value(emf: Emf) -> None:
         ("openai", "key", "200"): 2,
         ("openai", "none", "404"): 1,
     }
+
+
+def _count_lookups(metrics: Metrics, hits: int, misses: int) -> None:
+    for _ in range(hits):
+        metrics.cache_lookup(True)
+    for _ in range(misses):
+        metrics.cache_lookup(False)
+
+
+def test_a_dropped_attempt_on_the_loop_forgets_only_its_own_lookups() -> None:
+    """GIVEN `serve`: a request's attempt on the event loop holds its lookups apart, and has made 2 hits
+    WHEN a worker thread, answering another request meanwhile, counts 1 hit and 3 misses, and the attempt then
+    stops before reading the store (WouldBlock: it runs again on a worker thread and counts there)
+    THEN the worker's lookups stay counted and the attempt's are gone; WHEN another attempt answers after 3 hits
+    THEN those count"""
+    metrics = Metrics(NAMESPACE, write=lambda _: None)
+    held = metrics.hold_lookups()
+    _count_lookups(metrics, hits=2, misses=0)
+    worker = threading.Thread(target=_count_lookups, args=(metrics, 1, 3))
+    worker.start()
+    worker.join()
+    metrics.drop_held(held)
+    assert (metrics.cache_hits, metrics.cache_misses) == (1, 3)
+
+    answered = metrics.hold_lookups()
+    _count_lookups(metrics, hits=3, misses=0)
+    metrics.count_held(answered)
+    assert (metrics.cache_hits, metrics.cache_misses) == (4, 3)

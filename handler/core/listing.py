@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -55,9 +56,11 @@ class Listing:
 
     Each dialect renders each model once; its pages are joins of those bytes, kept (a few per dialect) as
     Documents, so a warm page costs a dictionary lookup. `version` names the content: page tokens are bound to it.
+    Under `serve`, the event loop and a worker thread may render from one listing at once: what they add, they add
+    under a lock (a hit takes none), so both get the same bytes and the weight counts each once.
     """
 
-    __slots__ = ("_index", "_models", "_pages", "_weight", "members", "version")
+    __slots__ = ("_adding", "_index", "_models", "_pages", "_weight", "members", "version")
 
     def __init__(self, members: list[Member], version: str = "") -> None:
         self.members = members
@@ -66,6 +69,7 @@ class Listing:
         self._models: dict[str, list[bytes]] = {}
         self._pages: dict[Hashable, Document] = {}
         self._weight = 0
+        self._adding = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.members)
@@ -81,17 +85,24 @@ class Listing:
         """Every model as `dialect` renders it, in order; rendered on first demand only."""
         rendered = self._models.get(dialect)
         if rendered is None:
-            rendered = self._models[dialect] = [render(member) for member in self.members]
-            self._weight += sum(map(len, rendered))
+            fresh = [render(member) for member in self.members]
+            with self._adding:
+                rendered = self._models.setdefault(dialect, fresh)
+                if rendered is fresh:
+                    self._weight += sum(map(len, rendered))
         return rendered
 
     def page(self, key: Hashable, build: Callable[[], bytes]) -> Document:
         """The page named by `key` (a dialect and its paging parameters), built once while kept."""
         document = self._pages.get(key)
         if document is None:
-            document = Document(build())
-            if len(self._pages) >= PAGES_KEPT:
-                self._weight -= len(self._pages.pop(next(iter(self._pages))).body)
-            self._pages[key] = document
-            self._weight += len(document.body)
+            fresh = Document(build())  # outside the lock: `build` may ask for models()
+            with self._adding:
+                document = self._pages.get(key)
+                if document is None:
+                    document = fresh
+                    if len(self._pages) >= PAGES_KEPT:
+                        self._weight -= len(self._pages.pop(next(iter(self._pages))).body)
+                    self._pages[key] = document
+                    self._weight += len(document.body)
         return document

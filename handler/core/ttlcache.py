@@ -45,6 +45,9 @@ class TtlCache(Generic[K, V]):
         self._max_weight = max_weight
         self._weight = 0
         self._entries: dict[K, tuple[float, V]] = {}
+        # Each entry's weight when put: a value that grows after (a Listing rendering more) is weighed again only
+        # when put again, and its discard must take back what was counted, not what it weighs by then.
+        self._weights: dict[K, int] = {}
         self._tag = tag
         self._tagged: dict[Hashable, K] = {}
         self._writing = threading.Lock()
@@ -72,7 +75,8 @@ class TtlCache(Generic[K, V]):
                 self._tagged[tag] = key
             self._entries[key] = (self._clock() + self.ttl, value)
             if self._weigh is not None:
-                self._weight += self._weigh(value)
+                weight = self._weights[key] = self._weigh(value)
+                self._weight += weight
             while self._entries and (
                 len(self._entries) > self._max_entries or (self._weigh is not None and self._weight > self._max_weight)
             ):
@@ -93,6 +97,7 @@ class TtlCache(Generic[K, V]):
     def clear(self) -> None:
         with self._writing:
             self._entries.clear()
+            self._weights.clear()
             self._tagged.clear()
             self._weight = 0
 
@@ -104,6 +109,6 @@ class TtlCache(Generic[K, V]):
         if entry is None:
             return
         if self._weigh is not None:
-            self._weight -= self._weigh(entry[1])
+            self._weight -= self._weights.pop(key)
         if self._tag is not None:
             self._tagged.pop(self._tag(key), None)

@@ -8,8 +8,9 @@ fast; its answer closes the circuit, another outage keeps it open one more inter
 container thus asks a failing store no more often than a healthy one reads the change marker (once per
 REVALIDATE_SECONDS), and sees it back as soon as a healthy one sees a change: within that long plus one read.
 
-It also keeps blocking reads off an event loop: asked on one, a read raises WouldBlock before touching anything,
-and the web layer asks again on a worker thread (handler/web/app.py).
+Under `serve` it also keeps blocking reads off the event loop: asked on one, a read raises WouldBlock before
+touching anything, and the web layer asks again on a worker thread (handler/web/app.py). Not in Lambda: a
+container answers one request at a time there, so the loop Mangum runs has nothing else to serve meanwhile.
 """
 
 from __future__ import annotations
@@ -44,9 +45,15 @@ class Circuit:
     """A RevisionedDirectory over another, which asks it nothing while the circuit is open."""
 
     def __init__(
-        self, inner: RevisionedDirectory, *, probe_interval: float, clock: Callable[[], float] = time.monotonic
+        self,
+        inner: RevisionedDirectory,
+        *,
+        probe_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        refuse_on_loop: bool = True,
     ) -> None:
         self._inner = inner
+        self._refuse_on_loop = refuse_on_loop
         self.probe_interval = probe_interval
         self._clock = clock
         self._next_probe = CLOSED  # when the circuit is open: the moment the next read may go through
@@ -56,7 +63,8 @@ class Circuit:
         now = self._clock()
         if now < probe_at:
             raise StoreUnavailable(f"{what}: dynamodb circuit open")
-        refuse_on_event_loop(what)
+        if self._refuse_on_loop:
+            refuse_on_event_loop(what)
         if probe_at != CLOSED:
             self._next_probe = now + self.probe_interval  # this read is the probe; meanwhile the others fail fast
         try:

@@ -50,20 +50,46 @@ class Service:
         self.store_turn = asyncio.Lock()
 
 
-async def off_the_loop(request: Request, work: Callable[[Request], Response]) -> Response:
+Work = Callable[[Request], Response]
+
+
+async def _on_loop(request: Request, work: Work) -> Response:
+    """`work` on the event loop, from what the caches hold; off it only when it must read the store."""
+    response = _attempt(request, work)
+    if response is None:
+        response = await off_the_loop(request, work)
+    return response
+
+
+def _attempt(request: Request, work: Work) -> Response | None:
+    """`work` on the event loop; None when it stopped before reading the store (WouldBlock, only under `serve`).
+    Its cache lookups are held apart meanwhile, so that only the run that answers counts them."""
+    metrics = _service(request).metrics
+    held = metrics.hold_lookups()
+    try:
+        response = work(request)
+    except WouldBlock:
+        metrics.drop_held(held)
+        return None
+    except Exception:  # an answer too: a refused key, an unknown model
+        metrics.count_held(held)
+        raise
+    metrics.count_held(held)
+    return response
+
+
+async def off_the_loop(request: Request, work: Work) -> Response:
     """`work` again, now free to read the store: it stopped on the event loop before any I/O (WouldBlock), so the
     loop never waits on DynamoDB and a hung store holds up only the callers it must answer. It runs on a worker
     thread, in the store's turn. A request that had to wait for its turn tries the loop once more first: the read
-    before it may have answered for it (the change marker was read, or the circuit opened)."""
+    before it may have answered for it (the change marker was read, or the circuit opened).
+
+    The worker renders too, from the Listing the loop may be rendering from: Listing adds under a lock."""
     service = _service(request)
     waited = service.store_turn.locked()
     async with service.store_turn:
-        if waited:
-            counted = service.metrics.lookups()
-            try:
-                return work(request)
-            except WouldBlock:
-                service.metrics.rewind_lookups(counted)
+        if waited and (response := _attempt(request, work)) is not None:
+            return response
         # asyncio's own executor: starlette's threadpool would load anyio's asyncio backend on a cold call (~9 ms)
         return await asyncio.get_running_loop().run_in_executor(None, work, request)
 
@@ -98,23 +124,11 @@ def _dialect(request: Request) -> Dialect:
 
 # Each route answers on the event loop from what the caches hold; only a request that needs the store leaves it.
 async def list_models(request: Request) -> Response:
-    metrics = _service(request).metrics
-    counted = metrics.lookups()
-    try:
-        return _list(request)
-    except WouldBlock:
-        metrics.rewind_lookups(counted)  # looked up again off the loop, and counted then
-    return await off_the_loop(request, _list)
+    return await _on_loop(request, _list)
 
 
 async def retrieve_model(request: Request) -> Response:
-    metrics = _service(request).metrics
-    counted = metrics.lookups()
-    try:
-        return _retrieve(request)
-    except WouldBlock:
-        metrics.rewind_lookups(counted)
-    return await off_the_loop(request, _retrieve)
+    return await _on_loop(request, _retrieve)
 
 
 def _list(request: Request) -> Response:
