@@ -108,7 +108,7 @@ def run(report: Report, env: Mapping[str, str], world: BenchWorld, client: Any) 
         ("same key, warm cache", function, bearer, None, 0),
         ("another key of the same user, warm group", function, {"authorization": f"Bearer {keys['b']}"}, None, 1),
         ("a key of another user, warm group", function, {"authorization": f"Bearer {keys['other']}"}, None, 2),
-        ("anonymous (default group), cold cache", Function(env), None, None, 1),
+        ("anonymous (default group), cold cache", Function(env), None, None, 2),  # the change marker, the view
         ("session cookie, cold cache", Function(env), None, [cookie], 2),
     ]
     for label, target_function, headers, cookies, expected in cases:
