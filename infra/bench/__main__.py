@@ -17,11 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
-
 from infra.bench import artifact, brownout, churn, cold, dialects, follow, revocation, roundtrips, throughput, warm
 from infra.bench.report import Report
-from infra.bench.world import SESSION_SECRET, BenchWorld, populate
+from infra.bench.world import SESSION_SECRET, BenchWorld, local_dynamodb, populate
 from infra.local.embedded import EmbeddedDynamoDB
 
 FIGURES = ("warm", "requests", "revocation", "churn", "cold", "artifact", "http", "dialects", "brownout", "follow")
@@ -83,13 +81,7 @@ def bench_tables(catalog_size: int) -> Iterator[tuple[str, BenchWorld, BenchWorl
     """moto's server with two tables: the big world, and one holding only the smallest group. moto's Query reads its
     whole table (DynamoDB's reads one partition), so figures that time DynamoDB calls use the small one."""
     with EmbeddedDynamoDB() as engine:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=engine.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",  # noqa: S106  # moto on loopback takes any
-        )
+        client = local_dynamodb(engine.endpoint_url, REGION)
         started = time.perf_counter()
         world = populate(client, "modelgate-bench", catalog_size=catalog_size, sizes=SIZES)
         small = populate(client, "modelgate-bench-small", catalog_size=min(SIZES), sizes=(min(SIZES),))

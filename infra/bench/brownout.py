@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from mangum import Mangum
 
 from handler.settings import Settings
@@ -37,7 +36,7 @@ from infra.bench.report import Report, ratio
 from infra.bench.stats import human_time, summarize
 from infra.bench.throughput import ROOT, load, server_process
 from infra.bench.warm import LambdaHandler
-from infra.bench.world import SESSION_SECRET, BenchWorld, bench_key, populate
+from infra.bench.world import SESSION_SECRET, BenchWorld, bench_key, local_dynamodb, populate
 from infra.local.embedded import free_port
 from infra.registry import Registry
 
@@ -106,13 +105,7 @@ class Keys:
 
 
 def _world(endpoint: str) -> tuple[BenchWorld, Keys]:
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
-    )
+    client = local_dynamodb(endpoint)
     world = populate(client, "modelgate-brownout", catalog_size=SIZE, sizes=(SIZE,))
     registry = Registry(client, world.table)
     valid = [bench_key(SIZE, f"r{n}") for n in range(20)]

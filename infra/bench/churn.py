@@ -17,9 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import boto3
 import httpx
 import uvicorn
 from mangum import Mangum
@@ -37,6 +35,7 @@ from infra.bench.events import LambdaContext, http_api_event
 from infra.bench.report import Report
 from infra.bench.warm import LambdaHandler
 from infra.bench.wire import RequestCounter
+from infra.bench.world import local_dynamodb
 from infra.local.embedded import free_port
 from infra.registry import Registry
 from infra.table import create_table
@@ -81,16 +80,6 @@ class WithoutLog:
         return user, Marker(marker.revision)
 
 
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
-    )
-
-
 def _key(kind: str, i: int) -> str:
     return f"sk-churn-{kind}-{i:04d}".ljust(51, "0")
 
@@ -126,7 +115,7 @@ class World:
 def prepare(endpoint: str, probes: int) -> World:
     """A fresh table: 5 groups of 10 models, 20 users, 200 served keys, the churn pool and the probe keys."""
     table = f"churn-{int(time.time() * 1000) % 10**9}"
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     create_table(client, table)
     registry = Registry(client, table)
     models = [{"id": f"model-{i:03d}"} for i in range(20)]
@@ -193,7 +182,7 @@ def driven(endpoint: str, *, targeted: bool, seconds: int, rate: int) -> Outcome
     the disabled keys asked at every step until refused. Every request the container sends is charged to the
     unchanged keys' calls, the changed keys' own re-reads too: the figure errs high."""
     world = prepare(endpoint, probes=probes_within(seconds))
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     clock = _Clock()
     directory: RevisionedDirectory = DynamoDirectory(client, world.registry.table)
     if not targeted:
@@ -257,7 +246,7 @@ def real_time(endpoint: str, *, targeted: bool, seconds: float) -> Outcome:
     keys asked every PROBE_POLL seconds until refused. Every request the server sends is charged to the unchanged
     keys' calls, as in `driven`."""
     world = prepare(endpoint, probes=int(seconds) // PROBE_EVERY + 1)
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     directory: RevisionedDirectory = DynamoDirectory(client, world.registry.table)
     if not targeted:
         directory = WithoutLog(directory)

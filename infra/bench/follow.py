@@ -35,12 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from infra.apply import apply_seed
 from infra.bench.proxies import dynamodb_proxy
 from infra.bench.report import Report
 from infra.bench.revocation import Answer, Trial, settings_for, warm_surfaces
+from infra.bench.world import local_dynamodb
 from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
 from infra.local.embedded import EmbeddedDynamoDB
 from infra.local.sql_engines import MariaDB, PostgreSQL, mariadb_missing, postgres_missing
@@ -141,18 +140,8 @@ def database(engine: str, server: Any, scratch: Path, name: str, rows: gateways.
     return db
 
 
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
-    )
-
-
 def fresh_table(endpoint: str, name: str) -> str:
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     create_table(client, name)
     apply_seed(parse_seed({"models": CATALOG}), Registry(client, name))
     return name

@@ -17,9 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from infra.bench.proxies import tcp_proxy
+from infra.bench.world import local_dynamodb
 from infra.migrate.follower import Memory, run_pass
 from infra.migrate.source import open_source, parse_source
 from infra.registry import Registry
@@ -90,13 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--server-pid", type=int, default=0)
     args = parser.parse_args(argv)
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=args.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
-    )
+    client = local_dynamodb(args.endpoint)
     registry = Registry(client, args.table)
     url = parse_source(args.source)
     if url.engine == "sqlite":

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 import httpx
 import uvicorn
 from mangum import Mangum
@@ -38,6 +37,7 @@ from infra.bench.events import LambdaContext, http_api_event
 from infra.bench.report import Report
 from infra.bench.warm import LambdaHandler
 from infra.bench.wire import RequestCounter
+from infra.bench.world import local_dynamodb
 from infra.local.embedded import free_port
 from infra.registry import Registry
 from infra.table import create_table
@@ -70,16 +70,6 @@ class Trial:
         return status == 200 and ids == [KEEP]  # a revoked session is anonymous
 
 
-def _client(endpoint: str) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
-    )
-
-
 def _key(kind: str, i: int) -> str:
     return f"sk-revocation-{kind}-{i:04d}".ljust(51, "0")
 
@@ -87,7 +77,7 @@ def _key(kind: str, i: int) -> str:
 def prepare(endpoint: str, trials: int) -> tuple[Registry, list[Trial]]:
     """A fresh table, and `trials` trials of each command, each on its own key, user, model or session."""
     table = f"revocation-{int(time.time() * 1000) % 10**9}"
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     create_table(client, table)
     registry = Registry(client, table)
     gone = [f"{GONE}-{i}" for i in range(trials)]
@@ -253,7 +243,7 @@ class _Clock:
 
 def _quiet_world(endpoint: str, keys: int, users: int, groups: int) -> tuple[str, list[str]]:
     table = f"at-rest-{keys}-{int(time.time() * 1000) % 10**9}"
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     create_table(client, table)
     registry = Registry(client, table)
     models = [{"id": f"model-{i:03d}"} for i in range(20)]
@@ -276,7 +266,7 @@ def reads_at_rest(
 ) -> float:
     """Requests per second one warm container sends, serving `rate` calls a second round the keys, over
     `seconds` of a clock the figure moves, after every key was served once."""
-    client = _client(endpoint)
+    client = local_dynamodb(endpoint)
     clock = _Clock()
     service = build_service(settings, DynamoDirectory(client, table), clock=clock)
     handler: LambdaHandler = Mangum(create_app(service), lifespan="off")

@@ -19,6 +19,20 @@ OWNERS = ("openai", "meta", "mistralai", "qwen", "google", "acme", "system")
 SESSION_SECRET = "bench-session-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105  # a local benchmark only
 
 
+def local_dynamodb(endpoint: str, region: str = "us-east-1") -> DynamoDBClient:
+    """A DynamoDB client for an engine on loopback (moto, DynamoDB Local): any credentials do."""
+    import boto3  # noqa: PLC0415
+
+    client: DynamoDBClient = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106  # a local engine takes any
+    )
+    return client
+
+
 def model_id(index: int) -> str:
     """Real ids carry `/`, `:`, `.` and run to 30-40 characters; so do these."""
     owner = OWNERS[index % len(OWNERS)]
