@@ -124,52 +124,41 @@ ensure_lambda_ric() {
   fi
 }
 
-# Claude Code (npm @anthropic-ai/claude-code; its native binary comes as an npm package too), for the test of
-# its model discovery. Exports the path of `claude`; CI (CI=true) fails without it.
-CLAUDE_CODE_NPM_VERSION=2.1.197
-ensure_claude_code() {
-  local prefix="$ROOT/.cache/claude-code"
-  local stamp="$prefix/.installed-$CLAUDE_CODE_NPM_VERSION"
+# An npm CLI pinned into .cache/<dir>, exported as <variable> (the path of its bin). CI (CI=true) fails without it.
+#   $1 label  $2 package  $3 version  $4 .cache dir  $5 bin name  $6 variable  $7 what needs it
+ensure_npm_cli() {
+  local label=$1 package=$2 version=$3 prefix="$ROOT/.cache/$4" bin=$5 variable=$6 purpose=$7
+  local stamp="$prefix/.installed-$version"
   if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
-    say "installing Claude Code (npm @anthropic-ai/claude-code $CLAUDE_CODE_NPM_VERSION) into .cache/claude-code"
+    say "installing $label (npm $package $version) into .cache/$4"
     rm -rf "$prefix"
-    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
-      "@anthropic-ai/claude-code@$CLAUDE_CODE_NPM_VERSION" >/dev/null; then
+    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "$package@$version" >/dev/null; then
       touch "$stamp"
     fi
   fi
-  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/claude" ]; then
-    export MODELGATE_CLAUDE_CODE="$prefix/node_modules/.bin/claude"
+  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/$bin" ]; then
+    export "$variable=$prefix/node_modules/.bin/$bin"
   elif [ "${CI:-}" = true ]; then
-    echo "Claude Code (npm @anthropic-ai/claude-code) is required in CI for its discovery test" >&2
+    echo "$label (npm $package) is required in CI for $purpose" >&2
     return 1
   else
-    echo "Claude Code could not be installed: its discovery test will be skipped" >&2
+    echo "$label could not be installed: $purpose will be skipped" >&2
   fi
 }
 
-# Codex CLI (npm @openai/codex; its native binary comes as an npm package too), for the test of its model
-# catalog. Exports the path of `codex`; CI (CI=true) fails without it.
+# Claude Code (npm @anthropic-ai/claude-code; its native binary comes as an npm package too), for the test of
+# its model discovery.
+CLAUDE_CODE_NPM_VERSION=2.1.197
+ensure_claude_code() {
+  ensure_npm_cli "Claude Code" @anthropic-ai/claude-code "$CLAUDE_CODE_NPM_VERSION" claude-code claude \
+    MODELGATE_CLAUDE_CODE "its discovery test"
+}
+
+# Codex CLI (npm @openai/codex; its native binary comes as an npm package too), for the test of its model catalog.
 CODEX_CLI_NPM_VERSION=0.171.0
 ensure_codex_cli() {
-  local prefix="$ROOT/.cache/codex-cli"
-  local stamp="$prefix/.installed-$CODEX_CLI_NPM_VERSION"
-  if [ ! -f "$stamp" ] && command -v npm >/dev/null 2>&1; then
-    say "installing Codex CLI (npm @openai/codex $CODEX_CLI_NPM_VERSION) into .cache/codex-cli"
-    rm -rf "$prefix"
-    if npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
-      "@openai/codex@$CODEX_CLI_NPM_VERSION" >/dev/null; then
-      touch "$stamp"
-    fi
-  fi
-  if [ -f "$stamp" ] && [ -x "$prefix/node_modules/.bin/codex" ]; then
-    export MODELGATE_CODEX_CLI="$prefix/node_modules/.bin/codex"
-  elif [ "${CI:-}" = true ]; then
-    echo "Codex CLI (npm @openai/codex) is required in CI for its catalog test" >&2
-    return 1
-  else
-    echo "Codex CLI could not be installed: its catalog test will be skipped" >&2
-  fi
+  ensure_npm_cli "Codex CLI" @openai/codex "$CODEX_CLI_NPM_VERSION" codex-cli codex MODELGATE_CODEX_CLI \
+    "its catalog test"
 }
 
 # Debian's MariaDB and PostgreSQL servers, for the migrate tests (each test run starts private instances on

@@ -8,12 +8,9 @@ client returned or raised and what went over the wire. The tests read that repor
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +20,9 @@ import pytest
 from tests.conftest import settings_for
 from tests.support import expected, world
 from tests.support.server import LocalServer, fresh_table, serve
+from tests.support.venvs import pip_venv
 
-ROOT = Path(__file__).resolve().parent.parent
 LEGACY_OPENAI = "openai==0.28.1"
-VENV = ROOT / ".cache" / "legacy-openai-venv"
 SCRIPT = Path(__file__).resolve().parent / "support" / "legacy_client.py"
 ORGANIZATION = "org-ePbAnVFYRjrtcBnxqtslhnfl"  # as set in the seed-004 page
 
@@ -50,33 +46,8 @@ WIRE_PATHS = {
 
 
 def legacy_python() -> Path:
-    """The python of a venv holding the legacy client, built once (a lock keeps parallel runs from racing).
-    Skipped when pip cannot install it (no network to PyPI), except in CI."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / f".installed-{LEGACY_OPENAI}"
-    VENV.parent.mkdir(exist_ok=True)
-    with (VENV.parent / "legacy-openai-venv.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and python.exists():
-            return python
-        shutil.rmtree(VENV, ignore_errors=True)
-        # No ensurepip in the new venv: the project's pip installs into it (pip --python), seconds faster.
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(VENV)], check=True)
-        pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--retries", "2"]
-        installed = subprocess.run(
-            [*pip, "--timeout", "20", "--disable-pip-version-check", LEGACY_OPENAI],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            shutil.rmtree(VENV, ignore_errors=True)
-            errors = [line for line in installed.stderr.splitlines() if line.startswith("ERROR")] or ["no output"]
-            reason = f"pip could not install {LEGACY_OPENAI} (no network to PyPI?): {errors[-1][:300]}"
-            pytest.skip(reason)
-        stamp.touch()
-    return python
+    """The python of a venv holding the legacy client (tests/support/venvs.py)."""
+    return pip_venv("legacy-openai-venv", LEGACY_OPENAI) / "bin" / "python"
 
 
 def calls() -> list[dict[str, Any]]:

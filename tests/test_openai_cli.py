@@ -8,12 +8,9 @@ it requests `GET /v1/models`. The CLI lives in its own venv under .cache/ (built
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,41 +20,15 @@ import pytest
 from tests.conftest import settings_for
 from tests.support import expected, world
 from tests.support.server import LocalServer, fresh_table, serve
+from tests.support.venvs import pip_venv
 
-ROOT = Path(__file__).resolve().parent.parent
 OPENAI_CLI = "openai==1.109.1"
-VENV = ROOT / ".cache" / "openai-cli-venv"
 CALLER = "limited"
 
 
 def openai_cli() -> Path:
-    """The `openai` command of a venv holding openai 1.x, built once (a lock keeps parallel runs from racing).
-    Skipped when pip cannot install it (no network to PyPI), except in CI."""
-    command = VENV / "bin" / "openai"
-    stamp = VENV / f".installed-{OPENAI_CLI}"
-    VENV.parent.mkdir(exist_ok=True)
-    with (VENV.parent / "openai-cli-venv.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if stamp.exists() and command.exists():
-            return command
-        shutil.rmtree(VENV, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(VENV)], check=True)
-        pip = [sys.executable, "-m", "pip", "--python", str(VENV / "bin" / "python"), "install", "--quiet"]
-        installed = subprocess.run(
-            [*pip, "--retries", "2", "--timeout", "20", "--disable-pip-version-check", OPENAI_CLI],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if installed.returncode != 0:
-            shutil.rmtree(VENV, ignore_errors=True)
-            reason = f"pip could not install {OPENAI_CLI} (no network to PyPI?): {installed.stderr[-300:]}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{reason}; CI must run the OpenAI CLI test")
-            pytest.skip(reason)
-        stamp.touch()
-    return command
+    """The `openai` command of a venv holding openai 1.x (tests/support/venvs.py)."""
+    return pip_venv("openai-cli-venv", OPENAI_CLI) / "bin" / "openai"
 
 
 def run(*argv: str, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
