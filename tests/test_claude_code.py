@@ -85,6 +85,33 @@ def claude_code() -> str:
     pytest.skip("Claude Code not installed (npm @anthropic-ai/claude-code; ./infra/dev test installs it)")
 
 
+def discovered(server: LocalServer, home: Path, variable: str, key: str) -> dict[str, Any]:
+    """Run real Claude Code against `server` with a fresh HOME and discovery on (`claude -p`: it discovers, then
+    fails fast, there is no model to talk to and no network); what it wrote to ~/.claude/cache/gateway-models.json."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "ANTHROPIC_BASE_URL": server.base_url,
+        variable: key,
+        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
+    }
+    work = home / "work"
+    work.mkdir()
+    subprocess.run(
+        [claude_code(), "-p", "hi", "--max-turns", "1"],
+        env=environment,
+        cwd=work,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=90,
+        check=False,
+    )
+    cache = home / ".claude" / "cache" / "gateway-models.json"
+    assert cache.is_file(), "Claude Code wrote no gateway-models.json"
+    written: dict[str, Any] = json.loads(cache.read_text())
+    return written
+
+
 @pytest.mark.parametrize(
     ("variable", "key"),
     [("ANTHROPIC_API_KEY", world.CLAUDE_KEY), ("ANTHROPIC_AUTH_TOKEN", world.CLAUDE_KEY)],
@@ -96,27 +123,7 @@ def test_claude_code_discovers_the_keys_claude_models(
     """GIVEN Claude Code pointed at the server (ANTHROPIC_BASE_URL), a fresh HOME, discovery on
     WHEN `claude -p` runs (it discovers, then fails fast: there is no model to talk to and no network)
     THEN ~/.claude/cache/gateway-models.json holds exactly the key's claude*/anthropic* models and labels."""
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "ANTHROPIC_BASE_URL": server.base_url,
-        variable: key,
-        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
-    }
-    work = tmp_path / "work"
-    work.mkdir()
-    subprocess.run(
-        [claude_code(), "-p", "hi", "--max-turns", "1"],
-        env=environment,
-        cwd=work,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=90,
-        check=False,
-    )
-    cache = tmp_path / ".claude" / "cache" / "gateway-models.json"
-    assert cache.is_file(), "Claude Code wrote no gateway-models.json"
-    cached = json.loads(cache.read_text())
+    cached = discovered(server, tmp_path, variable, key)
     assert cached["baseUrl"] == server.base_url
     assert cached["models"] == CACHED
 
@@ -126,27 +133,7 @@ def test_claude_code_discovers_the_keys_claude_models(
 
 def discover(server: LocalServer, tmp_path: Path) -> list[dict[str, Any]]:
     """What real Claude Code caches from `server` (x-api-key), as the test above runs it."""
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "ANTHROPIC_BASE_URL": server.base_url,
-        "ANTHROPIC_API_KEY": world.CLAUDE_KEY,
-        "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
-    }
-    work = tmp_path / "work"
-    work.mkdir()
-    subprocess.run(
-        [claude_code(), "-p", "hi", "--max-turns", "1"],
-        env=environment,
-        cwd=work,
-        capture_output=True,
-        stdin=subprocess.DEVNULL,
-        timeout=90,
-        check=False,
-    )
-    cache = tmp_path / ".claude" / "cache" / "gateway-models.json"
-    assert cache.is_file(), "Claude Code wrote no gateway-models.json"
-    models: list[dict[str, Any]] = json.loads(cache.read_text())["models"]
+    models: list[dict[str, Any]] = discovered(server, tmp_path, "ANTHROPIC_API_KEY", world.CLAUDE_KEY)["models"]
     return models
 
 
